@@ -1,0 +1,1 @@
+"""Board3: infrastructure-as-code designer backend."""

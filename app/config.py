@@ -1,0 +1,197 @@
+"""Typed settings, read from the environment once (``get_settings()``).
+
+One small class per concern. Embedded mode is simply "no DATABASE_URL / REDIS_URL": the factories
+in ``app.lib`` and ``app.worker`` pick SQLite, memory stores and in-process workers from these
+values; domain code never asks which mode it is in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(name: str) -> list[str]:
+    raw = _env(name)
+    return [p.strip() for p in raw.split(",") if p.strip()] if raw else []
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 5 * 1024 * 1024
+    log_level: str = "INFO"
+    trusted_proxies: list[str] = field(default_factory=list)
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None
+    sqlite_path: Path
+    pool_min: int = 1
+    pool_max: int = 10
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str | None
+    prefix: str = "board3"
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    jwt_secret: str | None
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    password_min_length: int = 10
+    rate_limit_auth_per_minute: int = 20
+    rate_limit_api_per_minute: int = 600
+    encryption_keys: str | None = None
+    webhook_allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class TerraformSettings:
+    binary: str = "terraform"
+    timeout_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 2
+    in_process: bool = True
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_nodes: int = 20_000
+    max_edges: int = 60_000
+    max_state_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    server: ServerSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    security: SecuritySettings
+    terraform: TerraformSettings
+    worker: WorkerSettings
+    limits: LimitSettings
+    sandbox_enabled: bool
+    seed_on_start: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        """True when neither PostgreSQL nor Redis is configured (for reporting only)."""
+        return self.database.url is None and self.redis.url is None
+
+
+def load_settings() -> Settings:
+    """Build settings from the current environment (raises ConfigError naming the variable)."""
+    data_dir = Path(_env("BOARD3_DATA_DIR", "./.board3") or "./.board3").expanduser().resolve()
+    database_url = _env("DATABASE_URL")
+    if database_url is not None and not database_url.startswith(("postgres://", "postgresql://")):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+    redis_url = _env("REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must be a redis:// URL")
+    production = database_url is not None
+    return Settings(
+        data_dir=data_dir,
+        server=ServerSettings(
+            host=_env("BOARD3_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int("BOARD3_PORT", 8000, minimum=0),
+            max_body_bytes=_int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024),
+            log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
+            trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
+            public_url=_env("BOARD3_PUBLIC_URL"),
+        ),
+        database=DatabaseSettings(
+            url=database_url,
+            sqlite_path=data_dir / "board3.sqlite3",
+            pool_min=_int("BOARD3_DB_POOL_MIN", 1, minimum=1),
+            pool_max=_int("BOARD3_DB_POOL_MAX", 10, minimum=1),
+        ),
+        redis=RedisSettings(url=redis_url, prefix=_env("BOARD3_REDIS_PREFIX", "board3") or "board3"),
+        security=SecuritySettings(
+            jwt_secret=_env("BOARD3_JWT_SECRET"),
+            access_token_ttl=_int("BOARD3_ACCESS_TOKEN_TTL", 900, minimum=10),
+            refresh_token_ttl=_int("BOARD3_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60),
+            password_min_length=_int("BOARD3_PASSWORD_MIN_LENGTH", 10, minimum=8),
+            rate_limit_auth_per_minute=_int("BOARD3_RATE_LIMIT_AUTH", 20, minimum=1),
+            rate_limit_api_per_minute=_int("BOARD3_RATE_LIMIT_API", 600, minimum=1),
+            encryption_keys=_env("BOARD3_ENCRYPTION_KEYS"),
+            webhook_allow_private=_bool("BOARD3_WEBHOOK_ALLOW_PRIVATE", False),
+        ),
+        terraform=TerraformSettings(
+            binary=_env("TERRAFORM_BIN", "terraform") or "terraform",
+            timeout_seconds=_int("BOARD3_TERRAFORM_TIMEOUT", 3600, minimum=10),
+        ),
+        worker=WorkerSettings(
+            concurrency=_int("BOARD3_WORKER_CONCURRENCY", 2, minimum=1),
+            in_process=_bool("BOARD3_IN_PROCESS_WORKERS", redis_url is None),
+        ),
+        limits=LimitSettings(
+            max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),
+            max_edges=_int("BOARD3_MAX_EDGES", 60_000, minimum=1),
+            max_state_bytes=_int("BOARD3_MAX_STATE_BYTES", 64 * 1024 * 1024, minimum=1024),
+        ),
+        sandbox_enabled=_bool("BOARD3_SANDBOX", not production),
+        seed_on_start=_bool("BOARD3_SEED_ON_START", True),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests that change the environment call this)."""
+    get_settings.cache_clear()
