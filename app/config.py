@@ -61,6 +61,7 @@ class ServerSettings:
     log_level: str = "INFO"
     trusted_proxies: list[str] = field(default_factory=list)
     public_url: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def load_settings() -> Settings:
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
             public_url=_env("BOARD3_PUBLIC_URL"),
+            cors_origins=_list("BOARD3_CORS_ORIGINS"),
         ),
         database=DatabaseSettings(
             url=database_url,

@@ -1,0 +1,411 @@
+"""Registration, login, token refresh with reuse detection, sessions, and request authentication."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+
+from litestar.stores.base import Store
+
+from app.accounts import credentials, orgs
+from app.accounts.authz import Principal
+from app.accounts.credentials import API_KEY_PREFIX, REFRESH_PREFIX, InvalidToken
+from app.accounts.emails import normalize_email
+from app.accounts.schemas import (
+    LoginRequest,
+    MeResponse,
+    OrganizationRead,
+    RegisterRequest,
+    RegisterResponse,
+    SessionRead,
+    TokenPair,
+    UserRead,
+)
+from app.accounts.tables import ApiKey, Organization, RefreshToken, Session, User
+from app.activity import service as audit
+from app.config import Settings
+from app.db import is_unique_violation, transaction
+from app.lib.clock import utcnow
+from app.lib.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+    not_found,
+)
+from app.lib.ratelimit import RateLimiter
+
+log = logging.getLogger("board3.auth")
+
+LOGIN_FAILED = "invalid email or password"
+API_KEY_TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a request comes from (for sessions, audit and rate limits)."""
+
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+
+
+def user_read(row: User) -> UserRead:
+    return UserRead(id=row.id, email=row.email, name=row.name, created_at=row.created_at)
+
+
+class AuthService:
+    """Account life cycle and authentication. One instance per process (holds the signing secret)."""
+
+    def __init__(self, settings: Settings, jwt_secret: str, revocations: Store, limiter: RateLimiter) -> None:
+        self.settings = settings
+        self.security = settings.security
+        self._secret = jwt_secret
+        self._revocations = revocations
+        self._limiter = limiter
+
+    # --- rate limits --------------------------------------------------------------------------
+
+    async def _limit(self, *keys: str) -> None:
+        limit = self.security.rate_limit_auth_per_minute
+        for key in keys:
+            result = await self._limiter.hit(f"auth:{key}", limit, 60)
+            if not result.allowed:
+                raise TooManyRequests(
+                    "too many attempts; try again later",
+                    headers={"Retry-After": str(result.retry_after)},
+                    extra={"retry_after": result.retry_after},
+                )
+
+    # --- register / login -----------------------------------------------------------------------
+
+    def _check_password(self, password: str) -> None:
+        minimum = self.security.password_min_length
+        if len(password) < minimum:
+            raise ValidationFailed(
+                "password is too short",
+                errors=[FieldError("password", f"must be at least {minimum} characters")],
+            )
+        if password.strip() == "":
+            raise ValidationFailed("password is blank", errors=[FieldError("password", "must not be blank")])
+
+    async def register(self, data: RegisterRequest, client: Client) -> RegisterResponse:
+        await self._limit(f"ip:{client.ip}")
+        email = normalize_email(data.email)
+        self._check_password(data.password)
+        name = data.name.strip()
+        if not name:
+            raise ValidationFailed("name is blank", errors=[FieldError("name", "must not be blank")])
+        if await User.exists().where(User.email == email):
+            raise Conflict(
+                "an account with this email already exists",
+                errors=[FieldError("email", "already registered")],
+                code="email-taken",
+            )
+        password_hash = await credentials.hash_password(data.password)
+        org_name = (data.organization or f"{name}'s organization").strip() or f"{name}'s organization"
+        now = utcnow()
+        try:
+            async with transaction():
+                user = User(email=email, name=name, password_hash=password_hash, created_at=now)
+                await user.save()
+                principal = self._user_principal(user, None, client)
+                await audit.record(
+                    principal,
+                    "user.register",
+                    organization_id=None,
+                    object_type="user",
+                    object_id=user.id,
+                    details={"email": email},
+                )
+                org = await orgs.create_organization_for(principal, org_name, None)
+                pair, _ = await self._new_session(user, client, now)
+        except Exception as exc:
+            if is_unique_violation(exc):
+                raise Conflict(
+                    "an account with this email already exists",
+                    errors=[FieldError("email", "already registered")],
+                    code="email-taken",
+                ) from None
+            raise
+        return RegisterResponse(
+            user=user_read(user),
+            organization=OrganizationRead(
+                id=org.id,
+                slug=org.slug,
+                name=org.name,
+                created_at=org.created_at,
+                updated_at=org.updated_at,
+                role="owner",
+            ),
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+        )
+
+    async def login(self, data: LoginRequest, client: Client) -> TokenPair:
+        raw_email = normalize_email(data.email)
+        await self._limit(f"ip:{client.ip}", f"account:{raw_email}")
+        user = await User.objects().where(User.email == raw_email).first()
+        ok = await credentials.verify_password(user.password_hash if user else None, data.password)
+        if user is None or not ok or not user.is_active:
+            log.info("login failed", extra={"ip": client.ip})
+            raise Unauthorized(LOGIN_FAILED, code="login-failed")
+        now = utcnow()
+        async with transaction():
+            pair, session_id = await self._new_session(user, client, now)
+            await audit.record(
+                self._user_principal(user, session_id, client),
+                "user.login",
+                organization_id=None,
+                object_type="session",
+                object_id=session_id,
+            )
+        return pair
+
+    async def _new_session(self, user: User, client: Client, now: dt.datetime) -> tuple[TokenPair, uuid.UUID]:
+        session = Session(
+            user=user.id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + dt.timedelta(seconds=self.security.refresh_token_ttl),
+            ip=client.ip,
+            user_agent=(client.user_agent or "")[:512] or None,
+        )
+        await session.save()
+        refresh = credentials.new_secret(REFRESH_PREFIX)
+        await RefreshToken.insert(
+            RefreshToken(session=session.id, token_hash=credentials.sha256_hex(refresh), created_at=now)
+        )
+        access, ttl = credentials.issue_access_token(
+            self._secret, user.id, session.id, self.security.access_token_ttl, now
+        )
+        return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl), session.id
+
+    # --- refresh rotation -----------------------------------------------------------------------
+
+    async def refresh(self, refresh_token: str, client: Client) -> TokenPair:
+        await self._limit(f"ip:{client.ip}")
+        invalid = Unauthorized("refresh token is invalid or expired", code="invalid-refresh-token")
+        if not refresh_token.startswith(REFRESH_PREFIX):
+            raise invalid
+        token_hash = credentials.sha256_hex(refresh_token)
+        row = (
+            await RefreshToken.select(
+                RefreshToken.id,
+                RefreshToken.used_at,
+                RefreshToken.session.id,
+                RefreshToken.session.user,
+                RefreshToken.session.revoked_at,
+                RefreshToken.session.expires_at,
+            )
+            .where(RefreshToken.token_hash == token_hash)
+            .first()
+        )
+        if row is None:
+            raise invalid
+        session_id: uuid.UUID = row["session.id"]
+        now = utcnow()
+        if row["session.revoked_at"] is not None or row["session.expires_at"] <= now:
+            raise invalid
+        if row["used_at"] is not None:
+            await self._reuse_detected(session_id, row["session.user"], client)
+            raise invalid
+        new_refresh = credentials.new_secret(REFRESH_PREFIX)
+        async with transaction():
+            claimed = (
+                await RefreshToken.update({RefreshToken.used_at: now})
+                .where((RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null())
+                .returning(RefreshToken.id)
+            )
+            if not claimed:
+                lost_race = True
+            else:
+                lost_race = False
+                await RefreshToken.insert(
+                    RefreshToken(
+                        session=session_id, token_hash=credentials.sha256_hex(new_refresh), created_at=now
+                    )
+                )
+                await Session.update({Session.last_used_at: now}).where(Session.id == session_id)
+        if lost_race:
+            await self._reuse_detected(session_id, row["session.user"], client)
+            raise invalid
+        access, ttl = credentials.issue_access_token(
+            self._secret, row["session.user"], session_id, self.security.access_token_ttl, now
+        )
+        return TokenPair(access_token=access, refresh_token=new_refresh, expires_in=ttl)
+
+    async def _reuse_detected(self, session_id: uuid.UUID, user_id: uuid.UUID, client: Client) -> None:
+        """A rotated refresh token came back: someone holds a copy. End the whole session."""
+        log.warning("refresh token reuse detected; session revoked", extra={"session_id": str(session_id)})
+        user = await User.objects().where(User.id == user_id).first()
+        principal = Principal(
+            kind="system",
+            id=uuid.UUID(int=0),
+            label="token-reuse-detector",
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+        )
+        if user is not None:
+            principal = self._user_principal(user, session_id, client)
+        await self._revoke(session_id, "refresh_token_reuse", principal)
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def _revoke(self, session_id: uuid.UUID, reason: str, principal: Principal) -> bool:
+        now = utcnow()
+        async with transaction():
+            changed = (
+                await Session.update({Session.revoked_at: now, Session.revoked_reason: reason})
+                .where((Session.id == session_id) & Session.revoked_at.is_null())
+                .returning(Session.id)
+            )
+            if changed:
+                await audit.record(
+                    principal,
+                    "session.revoke",
+                    organization_id=None,
+                    object_type="session",
+                    object_id=session_id,
+                    details={"reason": reason},
+                )
+        # Access tokens of this session die at once: every request checks this key.
+        await self._revocations.set(
+            f"session:{session_id}", b"1", expires_in=self.security.access_token_ttl + 60
+        )
+        return bool(changed)
+
+    async def logout(self, principal: Principal) -> None:
+        if principal.session_id is None:
+            raise BadRequest("only a logged-in user can log out; an API key is revoked instead")
+        await self._revoke(principal.session_id, "logout", principal)
+
+    async def list_sessions(self, principal: Principal) -> list[SessionRead]:
+        user_id = self._require_user(principal)
+        rows = (
+            await Session.objects()
+            .where((Session.user == user_id) & Session.revoked_at.is_null() & (Session.expires_at > utcnow()))
+            .order_by(Session.created_at, ascending=False)
+        )
+        return [
+            SessionRead(
+                id=s.id,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                expires_at=s.expires_at,
+                ip=s.ip,
+                user_agent=s.user_agent,
+                current=s.id == principal.session_id,
+            )
+            for s in rows
+        ]
+
+    async def revoke_session(self, principal: Principal, session_id: uuid.UUID) -> None:
+        user_id = self._require_user(principal)
+        exists = await Session.exists().where((Session.id == session_id) & (Session.user == user_id))
+        if not exists:
+            raise not_found("session")
+        await self._revoke(session_id, "revoked_by_user", principal)
+
+    @staticmethod
+    def _require_user(principal: Principal) -> uuid.UUID:
+        if principal.user_id is None or principal.kind != "user":
+            raise BadRequest("this endpoint is for users logged in with a password, not API keys")
+        return principal.user_id
+
+    # --- me -----------------------------------------------------------------------------------------
+
+    async def me(self, principal: Principal) -> MeResponse:
+        if principal.kind == "user":
+            assert principal.user_id is not None
+            user = await User.objects().where(User.id == principal.user_id).first()
+            if user is None:
+                raise Unauthorized("account no longer exists")
+            return MeResponse(
+                kind="user",
+                user=user_read(user),
+                organizations=await orgs.organizations_of_user(user.id),
+                session_id=principal.session_id,
+            )
+        organizations = []
+        if principal.organization_id is not None:
+            org = await Organization.objects().where(Organization.id == principal.organization_id).first()
+            if org is not None:
+                organizations.append(orgs.org_read(org, None))
+        return MeResponse(
+            kind=principal.kind, user=None, organizations=organizations, scopes=sorted(principal.scopes or [])
+        )
+
+    # --- authentication of requests ---------------------------------------------------------------
+
+    async def authenticate_bearer(self, token: str, client: Client) -> Principal:
+        """Resolve a bearer credential: an API key or a JWT access token."""
+        if token.startswith(API_KEY_PREFIX):
+            return await self.authenticate_api_key(token, client)
+        try:
+            claims = credentials.decode_access_token(self._secret, token)
+        except InvalidToken:
+            raise Unauthorized("access token is invalid or expired", code="invalid-token") from None
+        if await self._revocations.exists(f"session:{claims.session_id}"):
+            raise Unauthorized("session has been revoked", code="session-revoked")
+        user = await User.select(User.id, User.email, User.is_active).where(User.id == claims.user_id).first()
+        if user is None or not user["is_active"]:
+            raise Unauthorized("account is not active", code="invalid-token")
+        return Principal(
+            kind="user",
+            id=claims.user_id,
+            label=user["email"],
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+        )
+
+    async def authenticate_api_key(self, key: str, client: Client) -> Principal:
+        invalid = Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
+        row = (
+            await ApiKey.objects()
+            .where(ApiKey.secret_hash == credentials.sha256_hex(key))
+            .first()
+            .output(load_json=True)
+        )
+        now = utcnow()
+        if (
+            row is None
+            or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= now)
+        ):
+            raise invalid
+        if row.last_used_at is None or now - row.last_used_at > API_KEY_TOUCH_INTERVAL:
+            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row.id)
+        return Principal(
+            kind="api_key",
+            id=row.id,
+            label=f"api-key:{row.prefix}",
+            user_id=None,
+            organization_id=row.organization,
+            scopes=frozenset(row.scopes or []),
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+        )
+
+    @staticmethod
+    def _user_principal(user: User, session_id: uuid.UUID | None, client: Client) -> Principal:
+        return Principal(
+            kind="user",
+            id=user.id,
+            label=user.email,
+            user_id=user.id,
+            session_id=session_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+        )

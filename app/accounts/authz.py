@@ -1,0 +1,153 @@
+"""Authorization: who is calling (``Principal``) and what they may do in one organization (``Access``).
+
+Every public service method starts by resolving access through ``access_for_org`` (or
+``authorize_object`` for objects reached by id), and scopes its queries with ``scoped``. Another
+tenant's organization or object is always "not found", never "forbidden"; a member who lacks a
+permission gets 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from piccolo.columns import Column
+from piccolo.table import Table
+
+from app.accounts.permissions import OWNER
+from app.accounts.tables import Member, Organization
+from app.lib.errors import Forbidden, NotFound, not_found
+
+PrincipalKind = Literal["user", "api_key", "run", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request or the actor of a background job."""
+
+    kind: PrincipalKind
+    id: uuid.UUID
+    label: str
+    user_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None  # API keys and run tokens belong to one organization
+    scopes: frozenset[str] | None = None  # API keys and run tokens carry fixed permissions
+    session_id: uuid.UUID | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_user(self) -> bool:
+        return self.kind == "user"
+
+
+SYSTEM = Principal(kind="system", id=uuid.UUID(int=0), label="system")
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a principal may do in one organization (resolved fresh for each call)."""
+
+    principal: Principal
+    organization_id: uuid.UUID
+    organization_slug: str
+    permissions: frozenset[str]
+    role_name: str | None = None
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise Forbidden(f"this action needs the {permission!r} permission", code="forbidden")
+
+
+async def _member_permissions(org_id: uuid.UUID, user_id: uuid.UUID) -> tuple[frozenset[str], str] | None:
+    row = (
+        await Member.select(Member.role.permissions, Member.role.name)
+        .where((Member.organization == org_id) & (Member.user == user_id))
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        return None
+    return frozenset(row["role.permissions"] or []), str(row["role.name"])
+
+
+async def access_for_org(
+    principal: Principal,
+    *,
+    slug: str | None = None,
+    org_id: uuid.UUID | None = None,
+    permission: str | None = None,
+) -> Access:
+    """Resolve the principal's access to an organization given by slug or id.
+
+    Raises NotFound when the organization does not exist or the principal is not part of it, and
+    Forbidden when ``permission`` is given and not held.
+    """
+    query = Organization.select(Organization.id, Organization.slug)
+    if slug is not None:
+        query = query.where(Organization.slug == slug)
+    elif org_id is not None:
+        query = query.where(Organization.id == org_id)
+    else:
+        raise ValueError("slug or org_id is required")
+    org = await query.first()
+    if org is None:
+        raise not_found("organization")
+    access = await _access(principal, org["id"], org["slug"])
+    if permission is not None:
+        access.require(permission)
+    return access
+
+
+async def _access(principal: Principal, org_id: uuid.UUID, slug: str) -> Access:
+    if principal.kind == "system":
+        return Access(principal, org_id, slug, OWNER, "system")
+    if principal.kind in ("api_key", "run"):
+        if principal.organization_id != org_id:
+            raise not_found("organization")
+        return Access(principal, org_id, slug, principal.scopes or frozenset(), None)
+    assert principal.user_id is not None
+    membership = await _member_permissions(org_id, principal.user_id)
+    if membership is None:
+        raise not_found("organization")
+    permissions, role_name = membership
+    return Access(principal, org_id, slug, permissions, role_name)
+
+
+def tenant_column(table: type[Table]) -> Column:
+    """The column that says which organization a row belongs to."""
+    column = getattr(table, "organization", None) or getattr(table, "organization_id", None)
+    if not isinstance(column, Column):
+        raise TypeError(f"{table.__name__} has no organization column")
+    return column
+
+
+def scoped(table: type[Table], access: Access, *columns: Any) -> Any:
+    """``SELECT`` restricted to the organization of ``access`` (the one tenant-scoping helper)."""
+    query = table.select(*columns) if columns else table.objects()
+    return query.where(tenant_column(table) == access.organization_id)
+
+
+async def authorize_object(
+    principal: Principal, table: type[Table], object_id: uuid.UUID, permission: str, kind: str
+) -> tuple[Access, Any]:
+    """Load a tenant object by id and check ``permission`` in its organization.
+
+    The object of another tenant is reported exactly like a missing one.
+    """
+    column = tenant_column(table)
+    row = await table.objects().where(table._meta.primary_key == object_id).first()
+    if row is None:
+        raise not_found(kind)
+    org_id = getattr(row, column._meta.name)
+    try:
+        access = await access_for_org(principal, org_id=org_id)
+    except NotFound:
+        raise not_found(kind) from None
+    access.require(permission)
+    return access, row

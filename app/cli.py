@@ -1,0 +1,96 @@
+"""The ``board3`` command: serve, migrate, seed (and the domain command groups)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from app.config import ConfigError, get_settings
+
+
+def _run(coro_factory: Callable[[], Awaitable[Any]]) -> Any:
+    """Run an async command with the database engine started and stopped around it."""
+    import app.db  # noqa: F401
+    from app.db import engine as db_engine
+    from app.db import get_engine
+    from app.lib import logging as app_logging
+
+    settings = get_settings()
+    app_logging.configure(settings.server.log_level)
+
+    async def main() -> Any:
+        engine = get_engine()
+        await db_engine.start(engine, settings)
+        try:
+            return await coro_factory()
+        finally:
+            await db_engine.stop(engine)
+
+    return asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """Board3: infrastructure-as-code designer backend."""
+    try:
+        get_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default BOARD3_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default BOARD3_PORT or 8000).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes (uvicorn workers).")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API (run `board3 migrate` first)."""
+    import uvicorn
+
+    from app.lib import logging as app_logging
+
+    settings = get_settings()
+    app_logging.configure(settings.server.log_level)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=bool(settings.server.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.server.trusted_proxies) or None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (idempotent; safe to run from several processes)."""
+    from app.db.migrate import migrate as run_migrate
+
+    _run(run_migrate)
+    click.echo("database is up to date", err=True)
+
+
+@main.command()
+def seed() -> None:
+    """Load seed data: permissions, built-in roles, templates (idempotent)."""
+    from app.db.migrate import exclusive
+    from app.db.seed import run_seeds
+
+    async def go() -> None:
+        async with exclusive():
+            await run_seeds()
+
+    _run(go)
+    click.echo("seed data loaded", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

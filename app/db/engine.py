@@ -1,0 +1,70 @@
+"""The database engine factory: PostgreSQL (asyncpg pool) or SQLite (WAL, busy timeout).
+
+This is the only place that knows which database is in use. Domain code uses Piccolo tables and
+``transaction()``; both work the same on either engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from app.config import Settings
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Build the Piccolo engine the settings ask for (no connection is opened here)."""
+    if settings.database.url is not None:
+        return PostgresEngine(config={"dsn": settings.database.url})
+    path = settings.database.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """WAL mode lets in-process workers and requests write side by side; it persists in the file."""
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
+async def start(engine: Engine, settings: Settings) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(
+            min_size=settings.database.pool_min, max_size=settings.database.pool_max
+        )
+    elif isinstance(engine, SQLiteEngine):
+        prepare_sqlite_file(engine.path)
+
+
+async def stop(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def transaction(engine: Engine) -> AsyncIterator[Any]:
+    """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so two
+    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    if isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
+            yield tx
+    else:
+        async with engine.transaction() as tx:
+            yield tx
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True for a unique-constraint violation on either engine."""
+    name = type(exc).__name__
+    if name == "UniqueViolationError":
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()

@@ -1,0 +1,92 @@
+"""Liveness, readiness (database, Redis when configured, terraform binary) and metrics routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Response as LitestarResponse
+from piccolo.querystring import QueryString
+
+from app.lib.schema import Response
+
+
+class Check(Response):
+    name: str
+    ok: bool
+    detail: str | None = None
+    latency_ms: float | None = None
+    fatal: bool = True
+
+
+class Health(Response):
+    status: str
+    checks: list[Check]
+
+
+_terraform_version: dict[str, Check] = {}
+
+
+async def terraform_check(binary: str) -> Check:
+    """Reported, never fatal: the API works without terraform; pipelines need it."""
+    cached = _terraform_version.get(binary)
+    if cached is not None:
+        return cached
+    path = shutil.which(binary)
+    if path is None:
+        check = Check(name="terraform", ok=False, detail=f"{binary!r} not found on PATH", fatal=False)
+    else:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                path,
+                "version",
+                "-json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env={"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "PATH": "/usr/bin:/bin"},
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout=10)
+            version = json.loads(out or b"{}").get("terraform_version", "unknown")
+            check = Check(name="terraform", ok=True, detail=f"{path} {version}", fatal=False)
+        except (TimeoutError, OSError, ValueError) as exc:
+            check = Check(name="terraform", ok=False, detail=f"{path}: {exc}", fatal=False)
+    _terraform_version[binary] = check
+    return check
+
+
+async def _timed(name: str, probe: Any) -> Check:
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), timeout=5)
+        return Check(name=name, ok=True, latency_ms=round((time.perf_counter() - start) * 1000, 2))
+    except Exception as exc:
+        return Check(name=name, ok=False, detail=type(exc).__name__)
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/live", exclude_from_auth=True, summary="The process is up")
+    async def live(self) -> Health:
+        return Health(status="ok", checks=[])
+
+    @get("/ready", exclude_from_auth=True, summary="Dependencies reachable: database, Redis, terraform")
+    async def ready(self, request: Request[Any, Any, Any]) -> LitestarResponse[Health]:
+        """503 when the database or Redis is unreachable; terraform is reported but not fatal."""
+        from app.db import get_engine
+
+        state = request.app.state
+        engine = get_engine()
+        checks = [await _timed("database", lambda: engine.run_querystring(QueryString("SELECT 1")))]
+        if state.redis is not None:
+            checks.append(await _timed("redis", state.redis.ping))
+        checks.append(await terraform_check(state.settings.terraform.binary))
+        ok = all(c.ok for c in checks if c.fatal)
+        return LitestarResponse(
+            Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503
+        )

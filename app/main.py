@@ -1,0 +1,157 @@
+"""The composition root: ``create_app()`` wires settings, stores, services, routes and middleware.
+
+Nothing else builds the application. The same code serves both run modes; factories pick SQLite or
+PostgreSQL, memory or Redis from the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+import app.db  # noqa: F401  (points Piccolo at app.db.piccolo_conf before any table is used)
+from app.accounts.auth_service import AuthService
+from app.accounts.controller import (
+    AuthController,
+    OrganizationController,
+    list_permissions,
+    provide_principal,
+)
+from app.accounts.middleware import AuthMiddleware
+from app.activity.controller import AuditController
+from app.config import Settings, get_settings
+from app.db import engine as db_engine
+from app.db import get_engine
+from app.db.migrate import ensure_migrated, exclusive
+from app.db.seed import run_seeds
+from app.lib import logging as app_logging
+from app.lib.health import HealthController
+from app.lib.middleware import RequestIdMiddleware
+from app.lib.problem import EXCEPTION_HANDLERS
+from app.lib.ratelimit import make_rate_limiter
+from app.lib.redis import make_redis
+from app.lib.secrets import jwt_secret
+from app.lib.stores import make_channels_plugin, make_store_registry
+
+log = logging.getLogger("board3")
+
+VERSION = "0.1.0"
+
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Board3 API",
+        version=VERSION,
+        description=(
+            "Infrastructure-as-code designer backend: versioned designs, Terraform generation, "
+            "an encrypted Terraform HTTP state backend, pipelines and drift checks. Errors are "
+            "`application/problem+json` (RFC 9457). Lists are paginated with `limit` and an opaque "
+            "`cursor`."
+        ),
+        path="/schema",
+        render_plugins=[
+            RedocRenderPlugin(path="/"),
+            SwaggerRenderPlugin(path="/swagger"),
+            JsonRenderPlugin(),
+        ],
+        use_handler_docstrings=True,
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http", scheme="bearer", description="A JWT access token or an API key (`b3k_...`)"
+                ),
+                "BasicAuth": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="Terraform backend only: any user name, an API key as the password",
+                ),
+            }
+        ),
+        security=[{"BearerToken": []}],
+        tags=[
+            Tag(name="auth", description="Accounts, tokens and sessions"),
+            Tag(name="organizations", description="Organizations, members, roles and API keys"),
+            Tag(name="audit", description="The append-only audit log"),
+            Tag(name="health", description="Liveness, readiness and metrics"),
+        ],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    app_logging.configure(settings.server.log_level)
+    prefix = settings.redis.prefix
+    redis = make_redis(settings.redis.url) if settings.redis.url else None
+    stores = make_store_registry(redis, prefix)
+    limiter = make_rate_limiter(redis, prefix)
+    auth_service = AuthService(
+        settings,
+        jwt_secret(settings.security.jwt_secret, settings.data_dir),
+        stores.get("revocations"),
+        limiter,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = get_engine()
+        await db_engine.start(engine, settings)
+        try:
+            await ensure_migrated()
+            if settings.seed_on_start:
+                async with exclusive():
+                    await run_seeds()
+            log.info(
+                "board3 started",
+                extra={"database": engine.engine_type, "redis": redis is not None, "version": VERSION},
+            )
+            yield
+        finally:
+            await db_engine.stop(engine)
+            if redis is not None:
+                await redis.aclose()
+
+    prometheus = PrometheusConfig(app_name="board3", prefix="board3", group_path=True, exclude=["^/metrics"])
+    auth = DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)
+    route_handlers: list[Any] = [
+        HealthController,
+        PrometheusController,
+        AuthController,
+        OrganizationController,
+        list_permissions,
+        AuditController,
+    ]
+    cors = CORSConfig(allow_origins=settings.server.cors_origins) if settings.server.cors_origins else None
+    return Litestar(
+        route_handlers=route_handlers,
+        lifespan=[lifespan],
+        middleware=[RequestIdMiddleware, prometheus.middleware, auth],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[make_channels_plugin(redis, prefix)],
+        stores=stores,
+        state=State(
+            {"settings": settings, "redis": redis, "auth_service": auth_service, "rate_limiter": limiter}
+        ),
+        openapi_config=_openapi(),
+        cors_config=cors,
+        request_max_body_size=settings.server.max_body_bytes,
+        debug=False,
+        logging_config=None,
+    )
+
+
+__all__ = ["VERSION", "create_app"]
