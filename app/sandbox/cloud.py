@@ -100,9 +100,9 @@ class SandboxCloud:
             _raise_if(validate_update(type_name, current.attributes, wanted))
             attrs = dict(complete(spec, current.attributes))
             for attr in spec.attributes:
-                if attr.configurable and attr.name != "id":
-                    value = wanted.get(attr.name)
-                    attrs[attr.name] = attr.default if value is None and attr.has_default else value
+                value = wanted.get(attr.name)
+                if attr.configurable and not (value is None and attr.computed):
+                    attrs[attr.name] = value  # optional+computed left unset: the cloud's value stays
             for block in spec.blocks:
                 attrs[block.name] = wanted[block.name]
             _raise_if(_check_references(tx, type_name, attrs, exclude=resource_id))

@@ -295,10 +295,15 @@ def computed_on_create(spec: TypeSpec, resource_id: str, attributes: Mapping[str
     if spec.name == "sandbox_bucket":
         values["url"] = f"https://{attributes.get('name')}.storage.{REGION}.sandbox.internal"
     elif spec.name == "sandbox_load_balancer":
-        values["dns_name"] = f"{attributes.get('name')}-{suffix}.{REGION}.lb.sandbox.internal"
+        name = attributes.get("name") or values.setdefault("name", f"lb-{suffix[:8]}")
+        values["dns_name"] = f"{name}-{suffix}.{REGION}.lb.sandbox.internal"
     elif spec.name == "sandbox_database":
-        values["endpoint"] = f"{attributes.get('name')}.{suffix}.{REGION}.db.sandbox.internal"
-        values["port"] = ENGINE_PORTS.get(str(attributes.get("engine")), 5432)
+        engine = str(attributes.get("engine"))
+        name = attributes.get("name") or values.setdefault("name", f"db-{suffix[:8]}")
+        values["endpoint"] = f"{name}.{suffix}.{REGION}.db.sandbox.internal"
+        values["port"] = ENGINE_PORTS.get(engine, 5432)
+        if attributes.get("version") is None:
+            values["version"] = max(ENGINES.get(engine, ("",)), key=version_key)
     elif spec.name == "sandbox_instance":
         values["status"] = "running"
     for attr in spec.attributes:

@@ -225,7 +225,14 @@ INSTANCE = TypeSpec(
             required=True,
             replace=True,
         ),
-        AttrSpec("size", "string", f"One of {', '.join(SIZES)}; resized in place.", required=True),
+        AttrSpec(
+            "size",
+            "string",
+            f"One of {', '.join(SIZES)}; resized in place.",
+            optional=True,
+            computed=True,
+            default="small",
+        ),
         AttrSpec(
             "security_group_ids",
             "string_set",
@@ -283,16 +290,29 @@ DATABASE = TypeSpec(
     attributes=(
         _id(),
         AttrSpec(
-            "name", "string", "Identifier: lowercase letters, digits, hyphens.", required=True, replace=True
+            "name",
+            "string",
+            "Identifier: lowercase letters, digits, hyphens; generated when not given.",
+            optional=True,
+            computed=True,
+            replace=True,
         ),
         AttrSpec("engine", "string", f"One of {', '.join(ENGINES)}.", required=True, replace=True),
         AttrSpec(
             "version",
             "string",
-            "Engine version; upgraded in place, never downgraded.",
-            required=True,
+            "Engine version (default: the newest); upgraded in place, never downgraded.",
+            optional=True,
+            computed=True,
         ),
-        AttrSpec("size", "string", f"One of {', '.join(SIZES)}; resized in place.", required=True),
+        AttrSpec(
+            "size",
+            "string",
+            f"One of {', '.join(SIZES)}; resized in place.",
+            optional=True,
+            computed=True,
+            default="small",
+        ),
         AttrSpec(
             "storage_gb",
             "number",
@@ -324,7 +344,14 @@ LOAD_BALANCER = TypeSpec(
     description="A load balancer spreading traffic over instances (or serving a bucket).",
     attributes=(
         _id(),
-        AttrSpec("name", "string", "1-32 lowercase letters, digits, hyphens.", required=True, replace=True),
+        AttrSpec(
+            "name",
+            "string",
+            "1-32 lowercase letters, digits, hyphens; generated when not given.",
+            optional=True,
+            computed=True,
+            replace=True,
+        ),
         AttrSpec(
             "subnet_ids",
             "string_set",
@@ -335,7 +362,7 @@ LOAD_BALANCER = TypeSpec(
             dependency=True,
         ),
         AttrSpec(
-            "target_instance_ids",
+            "instance_ids",
             "string_set",
             "Instances receiving traffic.",
             optional=True,

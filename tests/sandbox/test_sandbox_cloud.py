@@ -56,6 +56,24 @@ def test_subnet_must_lie_inside_its_network_and_not_overlap(
     ) == ["network_id"]
 
 
+def test_unset_optional_values_are_chosen_by_the_cloud(cloud: SandboxCloud, subnet: dict) -> None:
+    db = cloud.create("sandbox_database", {"engine": "mysql", "subnet_ids": [subnet["id"]]})
+    suffix = db["id"].split("-", 1)[1]
+    assert (db["name"], db["version"], db["size"], db["storage_gb"]) == (
+        f"db-{suffix[:8]}",
+        "8.4",
+        "small",
+        20,
+    )
+    assert db["endpoint"].startswith(f"{db['name']}.{suffix}.") and db["port"] == 3306
+    lb = cloud.create("sandbox_load_balancer", {"subnet_ids": [subnet["id"]]})
+    assert lb["name"].startswith("lb-") and lb["dns_name"].startswith(lb["name"] + "-")
+    assert lb["listener_port"] == 80
+    # an update that leaves them unset keeps what the cloud chose
+    kept = cloud.update("sandbox_database", db["id"], {**db, "name": None, "version": None, "size": "large"})
+    assert (kept["name"], kept["version"], kept["size"]) == (db["name"], "8.4", "large")
+
+
 def test_bucket_names_are_global(cloud: SandboxCloud) -> None:
     cloud.create("sandbox_bucket", {"name": "site"})
     with pytest.raises(CloudError) as caught:

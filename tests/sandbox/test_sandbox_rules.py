@@ -182,7 +182,7 @@ def test_complete_fills_every_field_and_normalises_rules() -> None:
         ("status", "stopped", None),
         ("tags", None, None),
         ("size", 3, "must be a string"),
-        ("size", None, "is required"),
+        ("subnet_id", None, "is required"),
         ("boot_seconds", True, "must be a number"),
         ("security_group_ids", ["sg-1", 2], "list of strings"),
         ("tags", {"a": 1}, "object of strings"),
