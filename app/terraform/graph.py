@@ -1,0 +1,192 @@
+"""The design graph: canvas nodes with their Terraform addresses, edges resolved to what they set.
+
+``build_graph`` gives the networkx DiGraph (node ids; an edge ``u -> v`` when u refers to v, with
+the canvas edge indices on it). ``Analysis`` is what validation produces and code generation
+consumes: every node's address and catalog entry, and every valid edge resolved to a mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.catalog import Catalog, Kind, ModuleSpec, NodeType
+from app.terraform.schemas import Problem
+
+EdgeMode = Literal["property", "list", "depends_on", "expression", "output"]
+
+# Reference roots that never point at a canvas node.
+_NON_NODE_ROOTS = frozenset({"each", "count", "path", "self", "terraform"})
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    index: int
+    node: Node
+    kind: Kind | None
+    address: str
+    ntype: NodeType | None = None
+    module: ModuleSpec | None = None
+
+
+@dataclass(slots=True)
+class EdgeInfo:
+    """A valid edge: ``mode`` says what it generates; ``ref`` is the reference expression."""
+
+    index: int
+    edge: Edge
+    source: NodeInfo
+    target: NodeInfo
+    mode: EdgeMode
+    prop: str | None
+    ref: str
+
+
+@dataclass(slots=True)
+class Analysis:
+    canvas: Canvas
+    nodes: list[NodeInfo]
+    by_id: dict[str, NodeInfo]
+    edges: list[EdgeInfo]
+    graph: nx.DiGraph
+    problems: list[Problem] = field(default_factory=list)
+    # node id -> property -> node ids its expressions refer to (for implicit dependencies)
+    expression_refs: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def node_kind(node: Node, catalog: Catalog) -> Kind | None:
+    return catalog.kind_of(node.type)
+
+
+def address_of(node: Node, kind: Kind | None) -> str:
+    """The Terraform address: ``aws_vpc.main``, ``data.aws_ami.x``, ``module.net``, ``var.region``."""
+    if kind == "module":
+        return f"module.{node.name}"
+    if kind == "variable":
+        return f"var.{node.name}"
+    if kind == "output":
+        return f"output.{node.name}"
+    return f"{node.type}.{node.name}"
+
+
+def label_of(node: Node) -> str:
+    """How problems name a node: its address-like ``type.name``."""
+    if node.type in ("variable", "output") or node.type.startswith("module."):
+        return f"{node.type}.{node.name}" if node.type.startswith("module.") else f"{node.type} {node.name}"
+    return f"{node.type}.{node.name}"
+
+
+def build_graph(canvas: Canvas) -> nx.DiGraph:
+    """DiGraph of node ids; edge attribute ``edges`` lists the canvas edge indices between them."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from((n.id, {"type": n.type, "name": n.name}) for n in canvas.nodes)
+    for i, e in enumerate(canvas.edges):
+        if e.source in graph and e.target in graph:
+            if graph.has_edge(e.source, e.target):
+                graph[e.source][e.target]["edges"].append(i)
+            else:
+                graph.add_edge(e.source, e.target, edges=[i])
+    return graph
+
+
+class AddressIndex:
+    """Finds the node a reference (``("aws_vpc", "main", "id")``) points at."""
+
+    def __init__(self, infos: list[NodeInfo], catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.by_address: dict[str, NodeInfo] = {}
+        self.node_types: set[str] = set()
+        for info in infos:
+            self.by_address.setdefault(info.address, info)
+            self.node_types.add(info.node.type)
+
+    def resolve(self, parts: tuple[str, ...]) -> tuple[NodeInfo | None, str | None, str | None]:
+        """``(node, problem_code, message)``: node when found; a problem when the reference
+        clearly names something the design lacks; all None for names that are not references."""
+        root = parts[0]
+        if root in _NON_NODE_ROOTS:
+            return None, None, None
+        if root == "var":
+            found = self.by_address.get(f"var.{parts[1]}")
+            if found is None:
+                return (
+                    None,
+                    "missing-variable",
+                    f"refers to variable {parts[1]!r}, which the design does not define",
+                )
+            return found, None, None
+        if root == "local":
+            return None, "missing-reference", f"refers to local.{parts[1]}; designs have no local values"
+        if root == "module":
+            found = self.by_address.get(f"module.{parts[1]}")
+            if found is None:
+                return (
+                    None,
+                    "missing-reference",
+                    f"refers to module {parts[1]!r}, which the design does not contain",
+                )
+            if len(parts) > 2 and found.module is not None and parts[2] not in found.module.outputs:
+                return (
+                    None,
+                    "missing-module-output",
+                    f"refers to module.{parts[1]}.{parts[2]}, but module {found.module.name!r} has no output "
+                    f"{parts[2]!r}",
+                )
+            return found, None, None
+        if root == "data":
+            if len(parts) < 3:
+                return None, None, None
+            address = f"data.{parts[1]}.{parts[2]}"
+            found = self.by_address.get(address)
+            if found is None:
+                return None, "missing-reference", f"refers to {address}, which the design does not contain"
+            return found, None, None
+        address = f"{root}.{parts[1]}"
+        found = self.by_address.get(address)
+        if found is not None:
+            return found, None, None
+        if root in self.catalog.types or root in self.node_types:
+            return None, "missing-reference", f"refers to {address}, which the design does not contain"
+        return None, None, None
+
+
+def reference(target: NodeInfo, attribute: str | None) -> str:
+    """Reference expression to ``target`` (``aws_vpc.main.id``, ``var.region``, ``module.m.out``)."""
+    if target.kind == "variable":
+        return target.address
+    if attribute is None:
+        return target.address
+    return f"{target.address}.{attribute}"
+
+
+def set_path(props: dict[str, Any], path: str, value: Any, *, append: bool, block_list: bool) -> None:
+    """Set ``path`` (``prop`` or ``block.prop``) in a properties dict copy-on-write style.
+
+    ``block.prop`` goes into the block's first element; the block is created when absent.
+    """
+    head, _, rest = path.partition(".")
+    if not rest:
+        if append:
+            props[head] = [*props.get(head, []), value]
+        else:
+            props[head] = value
+        return
+    block = props.get(head)
+    if block_list:
+        elements = [dict(x) for x in block] if isinstance(block, list) and block else [{}]
+        target = elements[0]
+        props[head] = elements
+    else:
+        target = dict(block) if isinstance(block, dict) else {}
+        props[head] = target
+    if append:
+        target[rest] = [*target.get(rest, []), value]
+    else:
+        target[rest] = value

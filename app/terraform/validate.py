@@ -1,0 +1,634 @@
+"""Validation of a design: every problem at once, each with a stable code and the node or edge.
+
+``analyze`` never raises on any canvas (hostile input included) and returns the resolved graph
+that the code generators use; ``validate`` returns the public ``ValidationResult``. Codes are
+listed in ``docs/terraform.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+
+from app.designs.canvas import Canvas, CanvasLimits, Edge, check_structure
+from app.terraform.catalog import Catalog, PropertySpec, property_spec
+from app.terraform.graph import (
+    AddressIndex,
+    EdgeMode,
+    Analysis,
+    EdgeInfo,
+    NodeInfo,
+    address_of,
+    build_graph,
+    label_of,
+    reference,
+)
+from app.terraform.hclsyntax import (
+    EXPR_KEY,
+    ExpressionError,
+    find_references,
+    forbidden_function,
+    is_expr,
+    is_identifier,
+    normalize_expression,
+)
+from app.terraform.schemas import Problem, ValidationResult
+from app.terraform.types import TypeError_, check_value, parse_type, value_depth_exceeds
+
+MAX_PROBLEMS = 1000
+MAX_VALUE_DEPTH = 32
+META_ARGUMENTS = frozenset(
+    {"count", "for_each", "provider", "provisioner", "connection", "lifecycle", "depends_on", "dynamic"}
+)
+RESERVED_VARIABLE_NAMES = frozenset(
+    {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
+)
+VARIABLE_PROPERTIES = {
+    "type": "string",
+    "default": "any",
+    "description": "string",
+    "sensitive": "bool",
+    "nullable": "bool",
+}
+OUTPUT_PROPERTIES = {"value": "any", "description": "string", "sensitive": "bool"}
+_INDEX_RE = re.compile(r"\[(\d+)\]")
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.truncated = False
+
+    def add(self, code: str, message: str, *, node: str | None = None, edge: int | None = None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.truncated = True
+            return
+        self.problems.append(Problem(node=node, edge=edge, code=code, message=message))
+
+    def finish(self) -> list[Problem]:
+        if self.truncated:
+            self.problems.append(
+                Problem(
+                    code="too-many-problems", message=f"only the first {MAX_PROBLEMS} problems are listed"
+                )
+            )
+        return self.problems
+
+
+def validate(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None) -> ValidationResult:
+    """Check a design; ``valid`` is true exactly when there is no problem."""
+    analysis = analyze(canvas, catalog, limits)
+    return ValidationResult(valid=analysis.valid, problems=analysis.problems)
+
+
+def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None) -> Analysis:
+    """Resolve and check a design (pure; never raises for any canvas)."""
+    out = _Collector()
+    structural = check_structure(canvas, limits or CanvasLimits())
+    for sp in structural:
+        _structural_problem(out, sp.field, sp.message, canvas)
+    if any(sp.field.endswith((".nodes", ".edges")) for sp in structural):
+        return Analysis(canvas, [], {}, [], nx.DiGraph(), out.finish())
+
+    infos: list[NodeInfo] = []
+    by_id: dict[str, NodeInfo] = {}
+    seen_address: dict[str, str] = {}
+    for i, node in enumerate(canvas.nodes):
+        if node.id in by_id:
+            continue  # reported as a duplicate id already
+        kind = catalog.kind_of(node.type)
+        info = NodeInfo(i, node, kind, address_of(node, kind))
+        by_id[node.id] = info
+        infos.append(info)
+        _check_name(out, info)
+        if kind is None:
+            hint = (
+                " (bundled modules: " + ", ".join(sorted(catalog.modules)) + ")"
+                if node.type.startswith("module.")
+                else ""
+            )
+            out.add("unknown-type", f"{label_of(node)}: unknown node type {node.type!r}{hint}", node=node.id)
+            continue
+        info.ntype = catalog.get(node.type)
+        info.module = catalog.module(node.type)
+        if is_identifier(node.name):
+            first = seen_address.setdefault(info.address, node.id)
+            if first != node.id:
+                out.add(
+                    "duplicate-address",
+                    f"{info.address} is used by nodes {first!r} and {node.id!r}; Terraform addresses must be unique",
+                    node=node.id,
+                )
+
+    index = AddressIndex([i for i in infos if i.kind is not None], catalog)
+    edges = _resolve_edges(out, canvas, by_id, catalog)
+    edge_set: dict[str, dict[str, list[EdgeInfo]]] = {}
+    for e in edges:
+        if e.prop is not None and e.mode in ("property", "list", "output"):
+            edge_set.setdefault(e.source.node.id, {}).setdefault(e.prop, []).append(e)
+    _check_edge_conflicts(out, edge_set)
+
+    analysis = Analysis(canvas, infos, by_id, edges, build_graph(canvas))
+    edge_pairs = {(e.source, e.target) for e in canvas.edges}
+    for info in infos:
+        if info.kind is None:
+            continue
+        set_by_edges = edge_set.get(info.node.id, {})
+        if info.kind in ("resource", "data"):
+            _check_resource(out, info, set_by_edges)
+        elif info.kind == "module":
+            _check_module(out, info, set_by_edges)
+        elif info.kind == "variable":
+            _check_variable(out, info)
+        else:
+            _check_output(out, info, set_by_edges)
+        _check_expressions(out, info, index, edge_pairs, analysis)
+    for e in edges:
+        if e.mode == "expression":
+            refs = analysis.expression_refs.get(e.source.node.id, {}).get(e.prop or "", set())
+            if e.target.node.id not in refs:
+                out.add(
+                    "reference-not-in-expression",
+                    f"edge {label_of(e.source.node)} -> {label_of(e.target.node)}: the expression in "
+                    f"{e.prop!r} does not refer to {e.target.address}",
+                    edge=e.index,
+                )
+    _check_cycles(out, analysis)
+    analysis.problems = out.finish()
+    return analysis
+
+
+# --------------------------------------------------------------------------------------------
+# Structure and names
+# --------------------------------------------------------------------------------------------
+
+
+def _structural_problem(out: _Collector, field: str, message: str, canvas: Canvas) -> None:
+    m = _INDEX_RE.search(field)
+    idx = int(m.group(1)) if m else None
+    if ".edges[" in field:
+        out.add("dangling-edge", message, edge=idx)
+    elif field.endswith((".nodes", ".edges")):
+        out.add("too-large", message)
+    elif field.endswith(".parent") and idx is not None:
+        code = "parent-loop" if "loop" in message else "invalid-parent"
+        out.add(code, message, node=canvas.nodes[idx].id)
+    elif idx is not None:
+        out.add("duplicate-node-id", message, node=canvas.nodes[idx].id)
+    else:
+        out.add("invalid-canvas", message)
+
+
+def _check_name(out: _Collector, info: NodeInfo) -> None:
+    name = info.node.name
+    if not is_identifier(name):
+        out.add(
+            "invalid-name",
+            f"{info.node.type}: name {name!r} is not a valid Terraform identifier "
+            "(letters, digits, '_' and '-', not starting with a digit or '-')",
+            node=info.node.id,
+        )
+    elif info.kind == "variable" and name in RESERVED_VARIABLE_NAMES:
+        out.add("invalid-name", f"variable name {name!r} is reserved by Terraform", node=info.node.id)
+
+
+# --------------------------------------------------------------------------------------------
+# Edges
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_edges(
+    out: _Collector, canvas: Canvas, by_id: dict[str, NodeInfo], catalog: Catalog
+) -> list[EdgeInfo]:
+    resolved: list[EdgeInfo] = []
+    for i, edge in enumerate(canvas.edges):
+        s, t = by_id.get(edge.source), by_id.get(edge.target)
+        if s is None or t is None or s.kind is None or t.kind is None:
+            continue  # dangling (reported) or unknown type (reported on the node)
+        if edge.source == edge.target:
+            out.add("cycle", f"{label_of(s.node)} refers to itself", edge=i, node=s.node.id)
+            continue
+        info = _resolve_edge(out, i, edge, s, t, catalog)
+        if info is not None:
+            resolved.append(info)
+    return resolved
+
+
+def _resolve_edge(
+    out: _Collector, i: int, e: Edge, s: NodeInfo, t: NodeInfo, catalog: Catalog
+) -> EdgeInfo | None:
+    a = e.attribute
+    where = f"edge {label_of(s.node)} -> {label_of(t.node)}"
+
+    def bad(code: str, message: str) -> None:
+        out.add(code, f"{where}: {message}", edge=i)
+
+    if s.kind == "variable":
+        bad("edge-not-allowed", "a variable cannot refer to other nodes")
+        return None
+    if t.kind == "output":
+        bad("edge-not-allowed", "nothing can refer to an output")
+        return None
+    if a == "depends_on":
+        if t.kind == "variable":
+            bad("edge-not-allowed", "depends_on cannot name a variable")
+            return None
+        return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
+    if a is not None and is_expr(s.node.properties.get(a)):
+        return EdgeInfo(i, e, s, t, "expression", a, t.address)
+    if s.kind == "output":
+        if t.kind == "module":
+            if a is None or t.module is None or a not in t.module.outputs:
+                outs = ", ".join(sorted(t.module.outputs)) if t.module else ""
+                bad("missing-module-output", f"name the module output to show in attribute (outputs: {outs})")
+                return None
+        elif t.kind in ("resource", "data") and a is not None and not _has_attribute(t, a):
+            bad("unknown-attribute", f"{t.node.type} has no attribute {a!r}")
+            return None
+        target_attr = None if t.kind == "variable" else (a or "id")
+        return EdgeInfo(i, e, s, t, "output", "value", reference(t, target_attr))
+    if s.kind == "module":
+        assert s.module is not None
+        if a is None and t.kind == "variable" and t.node.name in s.module.inputs:
+            a = t.node.name
+        if a is None:
+            return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
+        if a not in s.module.inputs:
+            bad("unknown-module-input", f"module {s.module.name!r} has no input {a!r}")
+            return None
+        return _value_edge(bad, i, e, s, t, a, a)
+    # resources and data sources
+    assert s.ntype is not None
+    if t.kind in ("variable", "module"):
+        if a is None and t.kind == "variable" and t.node.name in s.ntype.spec.properties:
+            a = t.node.name
+        if a is None:
+            if t.kind == "module":
+                return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
+            bad("edge-needs-attribute", f"say which property of {s.node.type} the variable sets (attribute)")
+            return None
+        if property_spec(s.ntype.spec, a) is None and (s.ntype.spec.complete or "." in a):
+            bad("unknown-property", f"{s.node.type} has no property {a!r}")
+            return None
+        return _value_edge(bad, i, e, s, t, a, a)
+    rule = catalog.rule_for(s.node.type, t.node.type, a)
+    if rule is not None:
+        mode: EdgeMode = "list" if rule.is_list else "property"
+        return EdgeInfo(i, e, s, t, mode, rule.property, reference(t, rule.attribute))
+    if a is None:
+        return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
+    allowed = sorted({tt for r in s.ntype.spec.references if r.property == a for tt in r.targets})
+    hint = (
+        f"; {a} may refer to: {', '.join(allowed)}"
+        if allowed
+        else f"; no rule lets {a!r} refer to another node"
+    )
+    bad("edge-not-allowed", f"{s.node.type}.{a} cannot refer to {t.node.type}{hint}")
+    return None
+
+
+def _value_edge(
+    bad: Callable[[str, str], None], i: int, e: Edge, s: NodeInfo, t: NodeInfo, prop: str, module_output: str
+) -> EdgeInfo | None:
+    """An edge that sets ``prop`` to a variable, a module output or a resource's id."""
+    if t.kind == "module":
+        if t.module is None or module_output not in t.module.outputs:
+            outs = ", ".join(sorted(t.module.outputs)) if t.module else ""
+            bad(
+                "missing-module-output",
+                f"module {t.module.name if t.module else t.node.type!r} has no output {module_output!r} "
+                f"for {prop!r} (outputs: {outs})",
+            )
+            return None
+        return EdgeInfo(i, e, s, t, "property", prop, reference(t, module_output))
+    return EdgeInfo(i, e, s, t, "property", prop, reference(t, None if t.kind == "variable" else "id"))
+
+
+def _has_attribute(t: NodeInfo, attr: str) -> bool:
+    if t.ntype is None:
+        return False
+    spec = t.ntype.spec
+    return attr == "id" or attr in spec.attributes or attr in spec.properties or not spec.complete
+
+
+def _check_edge_conflicts(out: _Collector, edge_set: dict[str, dict[str, list[EdgeInfo]]]) -> None:
+    for props in edge_set.values():
+        for prop, es in props.items():
+            singles = [e for e in es if e.mode != "list"]
+            if len(singles) > 1 or (singles and len(es) > len(singles)):
+                e = es[1]
+                out.add(
+                    "property-conflict",
+                    f"{label_of(e.source.node)}: {prop!r} is set by more than one edge "
+                    f"({', '.join(x.target.address for x in es)})",
+                    edge=e.index,
+                    node=e.source.node.id,
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# Node properties
+# --------------------------------------------------------------------------------------------
+
+
+def _check_resource(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
+    assert info.ntype is not None
+    spec = info.ntype.spec
+    node = info.node
+    label = label_of(node)
+    for name, value in node.properties.items():
+        if not is_identifier(name):
+            out.add("invalid-property-name", f"{label}: {name!r} is not a valid property name", node=node.id)
+            continue
+        if name in META_ARGUMENTS:
+            hint = " (draw an edge instead)" if name == "depends_on" else ""
+            out.add(
+                "reserved-property", f"{label}: {name!r} is a Terraform meta-argument{hint}", node=node.id
+            )
+            continue
+        if name in set_by_edges and not is_expr(value):
+            out.add(
+                "property-conflict",
+                f"{label}: {name!r} is given a value and is also set by an edge to "
+                f"{set_by_edges[name][0].target.address}",
+                node=node.id,
+            )
+        if _too_deep(out, label, name, value, node.id):
+            continue
+        prop = spec.properties.get(name)
+        if prop is None:
+            if spec.complete:
+                out.add("unknown-property", f"{label}: {node.type} has no property {name!r}", node=node.id)
+            continue
+        nested_set = {p.partition(".")[2] for p in set_by_edges if p.startswith(name + ".")}
+        _check_property(out, label, node.id, name, prop, value, spec.complete, nested_set)
+    for name, prop in spec.properties.items():
+        if not prop.required or node.properties.get(name) is not None or name in set_by_edges:
+            continue
+        if prop.block is not None and any(p.startswith(name + ".") for p in set_by_edges):
+            continue
+        what = "block" if prop.block else "property"
+        out.add(
+            "missing-required-property",
+            f"{label}: required {what} {name!r} is not set (give it a value or draw an edge that sets it)",
+            node=node.id,
+        )
+    for path in set_by_edges:
+        head, _, rest = path.partition(".")
+        if rest and head in node.properties and not _block_accepts(node.properties[head]):
+            out.add("wrong-type", f"{label}: {head!r} must be a block to receive {path!r}", node=node.id)
+
+
+def _block_accepts(value: Any) -> bool:
+    return value is None or isinstance(value, dict) or (isinstance(value, list) and bool(value))
+
+
+def _too_deep(out: _Collector, label: str, name: str, value: Any, node_id: str) -> bool:
+    if value_depth_exceeds(value, MAX_VALUE_DEPTH):
+        out.add(
+            "value-too-deep",
+            f"{label}: {name!r} is nested deeper than {MAX_VALUE_DEPTH} levels",
+            node=node_id,
+        )
+        return True
+    return False
+
+
+def _check_property(
+    out: _Collector,
+    label: str,
+    node_id: str,
+    path: str,
+    prop: PropertySpec,
+    value: Any,
+    complete: bool,
+    set_inside: set[str] | None = None,
+) -> None:
+    if value is None or is_expr(value):
+        return
+    if prop.block is None:
+        problem = check_value(value, parse_type(prop.type))
+        if problem is None and isinstance(value, float) and not math.isfinite(value):
+            problem = "not a finite number"
+        if problem:
+            out.add("wrong-type", f"{label}: {path}: {problem}", node=node_id)
+        return
+    if prop.block == "single":
+        elements = [value] if isinstance(value, dict) else None
+    else:
+        elements = value if isinstance(value, list) and all(isinstance(x, dict) for x in value) else None
+    if elements is None:
+        shape = "an object" if prop.block == "single" else "a list of objects"
+        out.add("wrong-type", f"{label}: {path}: block must be {shape}", node=node_id)
+        return
+    if prop.max_items is not None and len(elements) > prop.max_items:
+        out.add("wrong-type", f"{label}: {path}: at most {prop.max_items} block(s) allowed", node=node_id)
+    for k, element in enumerate(elements):
+        where = f"{path}[{k}]" if prop.block != "single" else path
+        for name, sub in element.items():
+            if is_expr(sub) and name == "":
+                continue
+            child = prop.properties.get(name)
+            if child is None:
+                if complete or not is_identifier(name):
+                    out.add("unknown-property", f"{label}: {where} has no property {name!r}", node=node_id)
+                continue
+            _check_property(out, label, node_id, f"{where}.{name}", child, sub, complete)
+        for name, child in prop.properties.items():
+            edge_set = k == 0 and set_inside is not None and name in set_inside
+            if child.required and element.get(name) is None and not edge_set:
+                out.add(
+                    "missing-required-property",
+                    f"{label}: {where}: required property {name!r} is not set",
+                    node=node_id,
+                )
+
+
+def _check_module(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
+    assert info.module is not None
+    node, mod = info.node, info.module
+    label = label_of(node)
+    for name, value in node.properties.items():
+        if name not in mod.inputs:
+            known = ", ".join(sorted(mod.inputs)) or "none"
+            out.add(
+                "unknown-module-input",
+                f"{label}: module {mod.name!r} has no input {name!r} (inputs: {known})",
+                node=node.id,
+            )
+            continue
+        if name in set_by_edges and not is_expr(value):
+            out.add(
+                "property-conflict",
+                f"{label}: input {name!r} has a value and is set by an edge",
+                node=node.id,
+            )
+        if _too_deep(out, label, name, value, node.id):
+            continue
+        try:
+            problem = check_value(value, parse_type(mod.inputs[name].type))
+        except TypeError_:
+            problem = None
+        if problem:
+            out.add("wrong-type", f"{label}: {name}: {problem}", node=node.id)
+    for name, spec in mod.inputs.items():
+        if spec.required and node.properties.get(name) is None and name not in set_by_edges:
+            out.add("missing-required-property", f"{label}: required input {name!r} is not set", node=node.id)
+
+
+def _check_fixed(out: _Collector, info: NodeInfo, allowed: dict[str, str]) -> None:
+    node = info.node
+    label = label_of(node)
+    for name, value in node.properties.items():
+        if name not in allowed:
+            out.add(
+                "unknown-property",
+                f"{label}: {node.type} has no property {name!r} (allowed: {', '.join(allowed)})",
+                node=node.id,
+            )
+            continue
+        if _too_deep(out, label, name, value, node.id):
+            continue
+        problem = check_value(value, parse_type(allowed[name]))
+        if problem:
+            out.add("wrong-type", f"{label}: {name}: {problem}", node=node.id)
+
+
+def _check_variable(out: _Collector, info: NodeInfo) -> None:
+    _check_fixed(out, info, VARIABLE_PROPERTIES)
+    props = info.node.properties
+    label = label_of(info.node)
+    for name, value in props.items():
+        if name in VARIABLE_PROPERTIES and _contains_expr(value):
+            out.add(
+                "invalid-expression",
+                f"{label}: {name} must be a literal value, not an expression",
+                node=info.node.id,
+            )
+            return
+    vtype = props.get("type")
+    if isinstance(vtype, str):
+        try:
+            ty = parse_type(vtype)
+        except TypeError_ as exc:
+            out.add("invalid-variable-type", f"{label}: {exc}", node=info.node.id)
+            return
+        default = props.get("default")
+        if default is not None and not value_depth_exceeds(default, MAX_VALUE_DEPTH):
+            problem = check_value(default, ty)
+            if problem:
+                out.add(
+                    "wrong-type",
+                    f"{label}: default does not match type {vtype}: {problem}",
+                    node=info.node.id,
+                )
+
+
+def _check_output(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
+    _check_fixed(out, info, OUTPUT_PROPERTIES)
+    label = label_of(info.node)
+    has_value = "value" in info.node.properties
+    edges = set_by_edges.get("value", [])
+    if has_value and edges and not is_expr(info.node.properties["value"]):
+        out.add("property-conflict", f"{label}: has a value and an edge that sets it", node=info.node.id)
+    elif not has_value and not edges:
+        out.add(
+            "output-without-value",
+            f"{label}: give it a value or draw an edge to the node it shows",
+            node=info.node.id,
+        )
+
+
+def _contains_expr(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if is_expr(v):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Expressions and cycles
+# --------------------------------------------------------------------------------------------
+
+
+def _iter_exprs(value: Any) -> list[str]:
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            if EXPR_KEY in v:
+                if is_expr(v):
+                    found.append(v[EXPR_KEY])
+                    continue
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return found
+
+
+def _check_expressions(
+    out: _Collector, info: NodeInfo, index: AddressIndex, edge_pairs: set[tuple[str, str]], analysis: Analysis
+) -> None:
+    node = info.node
+    label = label_of(node)
+    for name, value in node.properties.items():
+        if type(value) not in (dict, list) or value_depth_exceeds(value, MAX_VALUE_DEPTH):
+            continue
+        for text in _iter_exprs(value):
+            try:
+                normalize_expression(text)
+            except ExpressionError as exc:
+                out.add("invalid-expression", f"{label}: {name}: {exc}", node=node.id)
+                continue
+            fn = forbidden_function(text)
+            if fn:
+                out.add(
+                    "forbidden-function",
+                    f"{label}: {name}: {fn}() reads files on the machine that runs Terraform and is not allowed",
+                    node=node.id,
+                )
+            for parts in find_references(text):
+                target, code, message = index.resolve(parts)
+                if code is not None:
+                    out.add(code, f"{label}: {name}: {message}", node=node.id)
+                if target is None:
+                    continue
+                if target.node.id == node.id:
+                    out.add("cycle", f"{label}: {name} refers to the node itself", node=node.id)
+                    continue
+                analysis.expression_refs.setdefault(node.id, {}).setdefault(name, set()).add(target.node.id)
+                if (node.id, target.node.id) not in edge_pairs:
+                    out.add(
+                        "missing-edge",
+                        f"{label}: {name} refers to {target.address}; draw an edge to it so the design shows "
+                        "the dependency",
+                        node=node.id,
+                    )
+
+
+def _check_cycles(out: _Collector, analysis: Analysis) -> None:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(info.node.id for info in analysis.nodes)
+    graph.add_edges_from((e.source.node.id, e.target.node.id) for e in analysis.edges)
+    for source, props in analysis.expression_refs.items():
+        for targets in props.values():
+            graph.add_edges_from((source, t) for t in targets)
+    names = {info.node.id: info.address for info in analysis.nodes}
+    components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    for component in sorted(components, key=min):
+        start = min(component)
+        sub = graph.subgraph(component)
+        cycle = nx.find_cycle(sub, source=start)
+        path = [names[u] for u, _ in cycle] + [names[cycle[0][0]]]
+        out.add("cycle", "dependency cycle: " + " -> ".join(path), node=cycle[0][0])
