@@ -57,10 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if BACKEND == "postgres":
         try:
             asyncio.run(_admin(f'CREATE DATABASE "{DB_NAME}"'))
-        except (OSError, Exception) as exc:
+        except Exception as exc:
             pytest.exit(
-                f"cannot create the test database through {ADMIN_DATABASE_URL}: {exc}. Is PostgreSQL running? "
-                "Set TEST_DATABASE_URL, or run scripts/test, which starts the local service.",
+                f"cannot create the test database through {ADMIN_DATABASE_URL}: {exc}. "
+                "Is PostgreSQL running? Set TEST_DATABASE_URL, or run scripts/test, which starts the "
+                "local service.",
                 returncode=3,
             )
         os.environ["DATABASE_URL"] = _database_url(DB_NAME)
@@ -117,11 +118,32 @@ def app():
 
 @pytest.fixture(scope="session")
 async def client(app) -> AsyncIterator:
-    """One in-process client for the session: requests go through the whole ASGI app."""
-    from litestar.testing import AsyncTestClient
+    """One in-process client for the session: requests go through the whole ASGI app.
 
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+    The app's lifespan runs in the test event loop (Litestar's AsyncTestClient would run it in a
+    portal thread with a loop of its own, and the database pool would then belong to that loop,
+    so tests could not query the database directly). Responses are buffered: stream with
+    ``live_server()``.
+    """
+    import httpx
+
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # Enter and exit the lifespan in one task: it holds anyio cancel scopes.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
+    stop.set()
+    await task
 
 
 @pytest.fixture(scope="session")
@@ -135,8 +157,16 @@ async def api(client):
 def live_server_env() -> dict[str, str]:
     """The environment a `board3 serve` subprocess needs to share this test run's database."""
     keep = (
-        "PATH", "HOME", "LANG", "DATABASE_URL", "REDIS_URL", "BOARD3_DATA_DIR", "BOARD3_JWT_SECRET",
-        "BOARD3_REDIS_PREFIX", "BOARD3_RATE_LIMIT_AUTH", "BOARD3_RATE_LIMIT_API",
+        "PATH",
+        "HOME",
+        "LANG",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "BOARD3_DATA_DIR",
+        "BOARD3_JWT_SECRET",
+        "BOARD3_REDIS_PREFIX",
+        "BOARD3_RATE_LIMIT_AUTH",
+        "BOARD3_RATE_LIMIT_API",
     )
     return {k: os.environ[k] for k in keep if k in os.environ} | {"BOARD3_LOG_LEVEL": "INFO"}
 
@@ -157,3 +187,4 @@ def live_server(live_server_env) -> Iterator:
     yield start
     for server in servers:
         server.stop()
+        server.log_path.unlink(missing_ok=True)

@@ -65,7 +65,8 @@ def _validation_errors(exc: ValidationException) -> tuple[list[dict[str, str]], 
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = str(item.get("source") or source)
+        raw_source = item.get("source") or source
+        source = str(getattr(raw_source, "value", raw_source))
         message = str(item.get("message", "invalid value"))
         key = item.get("key")
         field = _field_path(key, message)

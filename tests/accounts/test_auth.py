@@ -30,7 +30,9 @@ async def test_register_creates_user_and_owned_org(client, api):
 
 async def test_register_default_org_name_and_duplicate_email(client):
     email = unique_email("dup")
-    r = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Grace"})
+    r = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Grace"}
+    )
     assert r.status_code == 201
     assert r.json()["organization"]["name"] == "Grace's organization"
     r = await client.post(
@@ -77,7 +79,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_session(client, api):
     stolen = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert_problem(stolen, 401)
     # ...including the legitimate holder's newest tokens.
-    assert_problem(await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401)
+    assert_problem(
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401
+    )
     assert_problem(await client.get("/api/v1/auth/me", headers=bearer(first["access_token"])), 401)
     assert_problem(await client.get("/api/v1/auth/me", headers=account.headers), 401)
     # Other sessions of the same user are not affected.
@@ -95,7 +99,9 @@ async def test_logout_kills_access_and_refresh_tokens(client, api):
     r = await client.post("/api/v1/auth/logout", headers=account.headers)
     assert r.status_code == 204
     assert_problem(await client.get("/api/v1/auth/me", headers=account.headers), 401)
-    assert_problem(await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}), 401)
+    assert_problem(
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}), 401
+    )
 
 
 async def test_sessions_list_and_revoke_invalidates_live_token(client, api):
@@ -149,8 +155,9 @@ async def test_expired_tampered_and_forged_tokens_are_refused(client, api):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     confused = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{payload}." + base64.urlsafe_b64encode(
-        __import__("hmac").new(public_pem, f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{payload}".encode(),
-                               "sha256").digest()
+        __import__("hmac")
+        .new(public_pem, f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{payload}".encode(), "sha256")
+        .digest()
     ).decode().rstrip("=")
     no_sid = jwt.encode({k: v for k, v in claims.items() if k != "extras"}, SECRET, "HS256")
 

@@ -78,7 +78,8 @@ class Api:
 
     async def add_member(self, owner: Account, member: Account, role: str) -> None:
         r = await self.client.post(
-            f"/api/v1/orgs/{owner.org_slug}/members", json={"email": member.email, "role": role},
+            f"/api/v1/orgs/{owner.org_slug}/members",
+            json={"email": member.email, "role": role},
             headers=owner.headers,
         )
         assert r.status_code == 201, r.text

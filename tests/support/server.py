@@ -28,12 +28,18 @@ class LiveServer:
         self.env = env | {"BOARD3_HOST": "127.0.0.1", "BOARD3_PORT": str(self.port)}
         self.command = command or [str(BOARD3), "serve"]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="board3-server-", suffix=".log", delete=False)
+        fd, name = tempfile.mkstemp(prefix="board3-server-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(name)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -50,7 +56,7 @@ class LiveServer:
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -60,7 +66,6 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, 9)
                 self.process.wait(timeout=5)
-        self.log.close()
 
     def __enter__(self) -> LiveServer:
         self.start()
@@ -68,4 +73,4 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-        os.unlink(self.log.name)
+        self.log_path.unlink(missing_ok=True)
