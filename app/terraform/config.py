@@ -191,7 +191,7 @@ def normalize_value(value: Any) -> Any:
 
 def _module_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
     assert info.module is not None
-    sets, appends, depends = _refs(edges)
+    sets, _appends, depends = _refs(edges)
     body = Body(attrs={"source": MODULES_PREFIX + info.module.name})
     props = {**info.node.properties, **sets}
     for name in sorted(props):

@@ -18,9 +18,9 @@ from app.designs.canvas import Canvas, CanvasLimits, Edge, check_structure
 from app.terraform.catalog import Catalog, PropertySpec, property_spec
 from app.terraform.graph import (
     AddressIndex,
-    EdgeMode,
     Analysis,
     EdgeInfo,
+    EdgeMode,
     NodeInfo,
     address_of,
     build_graph,
@@ -120,7 +120,8 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
             if first != node.id:
                 out.add(
                     "duplicate-address",
-                    f"{info.address} is used by nodes {first!r} and {node.id!r}; Terraform addresses must be unique",
+                    f"{info.address} is used by nodes {first!r} and {node.id!r}; "
+                    "Terraform addresses must be unique",
                     node=node.id,
                 )
 
@@ -133,7 +134,7 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
     _check_edge_conflicts(out, edge_set)
 
     analysis = Analysis(canvas, infos, by_id, edges, build_graph(canvas))
-    edge_pairs = {(e.source, e.target) for e in canvas.edges}
+    edge_pairs = {(e.source, e.target, e.attribute) for e in canvas.edges}
     for info in infos:
         if info.kind is None:
             continue
@@ -238,7 +239,7 @@ def _resolve_edge(
             bad("edge-not-allowed", "depends_on cannot name a variable")
             return None
         return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
-    if a is not None and is_expr(s.node.properties.get(a)):
+    if a is not None and _contains_expr(s.node.properties.get(a)):
         return EdgeInfo(i, e, s, t, "expression", a, t.address)
     if s.kind == "output":
         if t.kind == "module":
@@ -567,10 +568,9 @@ def _iter_exprs(value: Any) -> list[str]:
     while stack:
         v = stack.pop()
         if type(v) is dict:
-            if EXPR_KEY in v:
-                if is_expr(v):
-                    found.append(v[EXPR_KEY])
-                    continue
+            if EXPR_KEY in v and is_expr(v):
+                found.append(v[EXPR_KEY])
+                continue
             stack.extend(v.values())
         elif type(v) is list:
             stack.extend(v)
@@ -578,7 +578,11 @@ def _iter_exprs(value: Any) -> list[str]:
 
 
 def _check_expressions(
-    out: _Collector, info: NodeInfo, index: AddressIndex, edge_pairs: set[tuple[str, str]], analysis: Analysis
+    out: _Collector,
+    info: NodeInfo,
+    index: AddressIndex,
+    edge_pairs: set[tuple[str, str, str | None]],
+    analysis: Analysis,
 ) -> None:
     node = info.node
     label = label_of(node)
@@ -595,7 +599,8 @@ def _check_expressions(
             if fn:
                 out.add(
                     "forbidden-function",
-                    f"{label}: {name}: {fn}() reads files on the machine that runs Terraform and is not allowed",
+                    f"{label}: {name}: {fn}() reads files on the machine that runs Terraform "
+                    "and is not allowed",
                     node=node.id,
                 )
             for parts in find_references(text):
@@ -608,11 +613,11 @@ def _check_expressions(
                     out.add("cycle", f"{label}: {name} refers to the node itself", node=node.id)
                     continue
                 analysis.expression_refs.setdefault(node.id, {}).setdefault(name, set()).add(target.node.id)
-                if (node.id, target.node.id) not in edge_pairs:
+                if (node.id, target.node.id, name) not in edge_pairs:
                     out.add(
                         "missing-edge",
-                        f"{label}: {name} refers to {target.address}; draw an edge to it so the design shows "
-                        "the dependency",
+                        f"{label}: {name} refers to {target.address}; draw an edge to it with attribute "
+                        f"{name!r} so the design shows the dependency",
                         node=node.id,
                     )
 
@@ -632,3 +637,24 @@ def _check_cycles(out: _Collector, analysis: Analysis) -> None:
         cycle = nx.find_cycle(sub, source=start)
         path = [names[u] for u, _ in cycle] + [names[cycle[0][0]]]
         out.add("cycle", "dependency cycle: " + " -> ".join(path), node=cycle[0][0])
+
+
+def explicit_attributes(canvas: Canvas, catalog: Catalog) -> Canvas:
+    """The canvas with every valid edge's ``attribute`` spelled out (what the edge really sets):
+    the property, ``depends_on``, or for an output the target attribute it shows."""
+    analysis = analyze(canvas, catalog)
+    attrs: dict[int, str | None] = {}
+    for e in analysis.edges:
+        if e.mode == "depends_on":
+            attrs[e.index] = "depends_on"
+        elif e.mode == "output":
+            attrs[e.index] = (
+                None if e.target.kind == "variable" else e.ref.removeprefix(e.target.address + ".")
+            )
+        else:
+            attrs[e.index] = e.prop
+    edges = [
+        Edge(source=e.source, target=e.target, attribute=attrs.get(i, e.attribute))
+        for i, e in enumerate(canvas.edges)
+    ]
+    return Canvas(nodes=list(canvas.nodes), edges=edges)

@@ -1,0 +1,215 @@
+"""Layered left-to-right layout of a canvas, with children laid out inside their parents.
+
+Dependencies are drawn on the left of what depends on them (an edge ``u -> v`` puts v in an
+earlier column). Each parent is laid out as a box around its children, recursively; edges between
+nodes in different boxes are lifted to the boxes that contain them. Iterative throughout so
+hostile depth cannot exhaust the stack; linear apart from sorting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+
+from app.designs.canvas import Canvas, Node
+
+LEAF_H = 48.0
+LEAF_MIN_W = 150.0
+LEAF_MAX_W = 250.0
+CHAR_W = 7.0
+PAD = 16.0
+HEADER = 28.0
+GAP_X = 70.0
+GAP_Y = 18.0
+MARGIN = 24.0
+MAX_NESTING = 24
+MIN_COLUMN_HEIGHT = 700.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def contains(self, other: Rect) -> bool:
+        return (
+            self.x <= other.x
+            and self.y <= other.y
+            and other.x + other.w <= self.x + self.w
+            and other.y + other.h <= self.y + self.h
+        )
+
+    def intersects(self, other: Rect) -> bool:
+        return not (
+            other.x >= self.x + self.w
+            or self.x >= other.x + other.w
+            or other.y >= self.y + self.h
+            or self.y >= other.y + other.h
+        )
+
+
+def leaf_width(type_label: str, name: str) -> float:
+    chars = max(len(type_label), len(name))
+    return min(LEAF_MAX_W, max(LEAF_MIN_W, chars * CHAR_W + 2 * 12))
+
+
+def effective_parents(canvas: Canvas) -> dict[str, str | None]:
+    """Parent of each node after dropping unknown parents, loops and nesting beyond MAX_NESTING."""
+    ids: dict[str, str | None] = {}
+    for n in canvas.nodes:
+        ids.setdefault(n.id, n.parent)
+    parent: dict[str, str | None] = {k: (p if p in ids and p != k else None) for k, p in ids.items()}
+    depth: dict[str, int] = {}
+    for start in parent:
+        chain: list[str] = []
+        cur: str | None = start
+        while cur is not None and cur not in depth and cur not in chain:
+            chain.append(cur)
+            cur = parent[cur]
+        if cur is not None and cur in chain:  # loop: cut it where it closes
+            parent[chain[-1]] = None
+            cur = None
+        base = -1 if cur is None else depth[cur]
+        for node in reversed(chain):
+            base += 1
+            if base > MAX_NESTING:
+                parent[node] = None
+                base = 0
+            depth[node] = base
+    return parent
+
+
+def layout(canvas: Canvas) -> dict[str, Rect]:
+    """Absolute rectangles of every node (first occurrence of each id)."""
+    parent = effective_parents(canvas)
+    first: dict[str, Node] = {}
+    for n in canvas.nodes:
+        first.setdefault(n.id, n)
+    children: dict[str | None, list[str]] = {}
+    for nid in first:
+        children.setdefault(parent[nid], []).append(nid)
+    depth: dict[str, int] = {}
+    order: list[str] = []
+    stack = [(nid, 0) for nid in children.get(None, [])]
+    while stack:
+        nid, d = stack.pop()
+        depth[nid] = d
+        order.append(nid)
+        stack.extend((c, d + 1) for c in children.get(nid, []))
+
+    lifted: dict[str | None, set[tuple[str, str]]] = {}
+    for e in canvas.edges:
+        if e.source not in first or e.target not in first or e.source == e.target:
+            continue
+        pair = _lift(e.source, e.target, parent, depth)
+        if pair is not None:
+            lifted.setdefault(parent[pair[0]], set()).add(pair)
+
+    size: dict[str, tuple[float, float]] = {}
+    rel: dict[str, tuple[float, float]] = {}
+    for nid in sorted(order, key=lambda k: -depth[k]):
+        node = first[nid]
+        kids = children.get(nid)
+        if not kids:
+            size[nid] = (leaf_width(node.type, node.name), LEAF_H)
+            continue
+        w, h = _arrange(kids, lifted.get(nid, set()), size, first, rel)
+        label_w = (len(node.type) + len(node.name) + 1) * CHAR_W + 2 * PAD
+        size[nid] = (max(w + 2 * PAD, min(label_w, 600.0)), h + HEADER + PAD)
+        for k in kids:
+            x, y = rel[k]
+            rel[k] = (x + PAD, y + HEADER)
+    _arrange(children.get(None, []), lifted.get(None, set()), size, first, rel)
+    rects: dict[str, Rect] = {}
+    for nid in order:  # parents come before their children in this order
+        x, y = rel[nid]
+        p = parent[nid]
+        if p is None:
+            x, y = x + MARGIN, y + MARGIN
+        else:
+            x, y = x + rects[p].x, y + rects[p].y
+        rects[nid] = Rect(x, y, *size[nid])
+    return rects
+
+
+def _lift(u: str, v: str, parent: dict[str, str | None], depth: dict[str, int]) -> tuple[str, str] | None:
+    """The ancestors of u and v that are siblings (None when one contains the other)."""
+    du, dv = depth[u], depth[v]
+    while du > dv:
+        up = parent[u]
+        if up == v:
+            return None
+        assert up is not None
+        u, du = up, du - 1
+    while dv > du:
+        vp = parent[v]
+        if vp == u:
+            return None
+        assert vp is not None
+        v, dv = vp, dv - 1
+    while parent[u] != parent[v]:
+        pu, pv = parent[u], parent[v]
+        assert pu is not None and pv is not None
+        u, v = pu, pv
+    return None if u == v else (u, v)
+
+
+def _arrange(
+    members: list[str],
+    edges: set[tuple[str, str]],
+    size: dict[str, tuple[float, float]],
+    nodes: dict[str, Node],
+    rel: dict[str, tuple[float, float]],
+) -> tuple[float, float]:
+    """Place ``members`` in columns by layer; return the (width, height) they occupy."""
+    if not members:
+        return 0.0, 0.0
+    graph = nx.DiGraph()
+    graph.add_nodes_from(members)
+    graph.add_edges_from(edges)
+    cond = nx.condensation(graph)
+    layer_of_comp: dict[int, int] = {}
+    for comp in reversed(list(nx.topological_sort(cond))):
+        succ = [layer_of_comp[s] for s in cond.successors(comp)]
+        layer_of_comp[comp] = 1 + max(succ) if succ else 0
+    mapping = cond.graph["mapping"]
+    layers: dict[int, list[str]] = {}
+    isolated = [m for m in members if graph.degree(m) == 0]
+    top = max(layer_of_comp.values(), default=0) + 1 if len(isolated) < len(members) else 0
+    for m in members:
+        layer = top if graph.degree(m) == 0 else layer_of_comp[mapping[m]]
+        layers.setdefault(layer, []).append(m)
+
+    def key(nid: str) -> tuple[str, str]:
+        return (nodes[nid].type, nodes[nid].name)
+
+    rank: dict[str, float] = {}
+    total_area = sum(size[m][0] * size[m][1] for m in members)
+    max_col_h = max(MIN_COLUMN_HEIGHT, math.sqrt(total_area) * 1.2)
+    x = 0.0
+    height = 0.0
+    for layer in sorted(layers):
+        group = sorted(layers[layer], key=key)
+        if layer > 0:
+            bary = {}
+            for m in group:
+                targets = [rank[t] for t in graph.successors(m) if t in rank]
+                bary[m] = sum(targets) / len(targets) if targets else math.inf
+            group.sort(key=lambda m: (bary[m], key(m)))
+        y, col_w = 0.0, 0.0
+        for i, m in enumerate(group):
+            w, h = size[m]
+            if y > 0 and y + h > max_col_h:
+                x += col_w + GAP_X / 2
+                y, col_w = 0.0, 0.0
+            rel[m] = (x, y)
+            rank[m] = float(i)
+            y += h + GAP_Y
+            col_w = max(col_w, w)
+            height = max(height, y - GAP_Y)
+        x += col_w + GAP_X
+    return x - GAP_X, height
