@@ -92,5 +92,15 @@ def seed() -> None:
     click.echo("seed data loaded", err=True)
 
 
+def _add_domain_groups() -> None:
+    """Domain command groups live with their domains; the one CLI root attaches them."""
+    from app.sandbox.cli import sandbox
+
+    main.add_command(sandbox)
+
+
+_add_domain_groups()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -25,7 +25,7 @@ def make_engine(settings: Settings) -> Engine:
     if settings.database.url is not None:
         return PostgresEngine(config={"dsn": settings.database.url})
     path = settings.database.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
 
 

@@ -84,6 +84,11 @@ def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Respons
 
 def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors, source = _validation_errors(exc)
+    if source == "body" and any(e["message"] == "'data'" for e in errors):
+        # Litestar's way of saying the body was empty.
+        return problem_response(
+            400, "missing-body", "Missing request body", "this endpoint needs a JSON body"
+        )
     if not errors:
         # Litestar raises ValidationException without field details for undecodable bodies.
         return problem_response(400, "malformed-body", "Malformed request body", str(exc.detail))
@@ -112,6 +117,12 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return problem_response(status, code, title, detail, None, headers)
 
 
+def recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """msgspec raises RecursionError for absurdly deep JSON: a bad request, not a server fault."""
+    log.warning("request body nested too deeply")
+    return problem_response(400, "malformed-body", "Malformed request body", "the JSON is nested too deeply")
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(
@@ -126,6 +137,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     AppError: app_error_handler,
     ValidationException: validation_handler,
     HTTPException: http_error_handler,
+    RecursionError: recursion_handler,
     Exception: internal_error_handler,
 }
 

@@ -1,0 +1,44 @@
+# Shared by scripts/run and scripts/test: find Python, create .venv, install the pinned set.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+die() { echo "error: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  die "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"
+}
+
+# ensure_venv [extras]: .venv exists and holds exactly the pinned dependency set (re-installs only
+# when pyproject.toml, the constraints or the extras change). Safe when two scripts run at once.
+ensure_venv() {
+  local extras="${1:-}" spec="." stamp_file="$VENV/.board3-install" stamp python
+  [ -n "$extras" ] && spec=".[$extras]"
+  if [ ! -x "$VENV/bin/python" ]; then
+    python="$(find_python)"
+    say "creating virtual environment in .venv ($("$python" --version))"
+    "$python" -m venv "$VENV" || die "could not create .venv (is the venv module installed?)"
+  fi
+  stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/constraints.txt" | sha256sum | cut -c1-16)-$extras"
+  exec 9>"$VENV/.install.lock"
+  flock 9
+  if [ ! -f "$stamp_file" ] || ! grep -qxF "$stamp" "$stamp_file"; then
+    say "installing pinned dependencies ($spec)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -c "$ROOT/requirements/constraints.txt" -e "$ROOT/$spec" ||
+      die "dependency installation failed (see pip's output above)"
+    echo "$stamp" >>"$stamp_file"
+  fi
+  flock -u 9
+}

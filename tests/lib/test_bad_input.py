@@ -1,0 +1,83 @@
+"""Bad input is a clear 4xx problem+json naming the field: never a 500, nothing stored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.api import PASSWORD, assert_problem, unique_email
+
+REGISTER = "/api/v1/auth/register"
+
+
+def _valid() -> dict:
+    return {"email": unique_email("bad"), "password": PASSWORD, "name": "Bad Input"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, None),
+        (b"", 400, None),
+        (b"[]", 422, None),
+        (b"null", 422, None),
+        (b'"a string"', 422, None),
+        (b"\xff\xfe\x00garbage", 400, None),
+        (json.dumps(_valid() | {"is_admin": True}).encode(), 422, "is_admin"),
+        (json.dumps(_valid() | {"email": 12}).encode(), 422, "email"),
+        (json.dumps(_valid() | {"email": None}).encode(), 422, "email"),
+        (json.dumps(_valid() | {"name": "x" * 10_000}).encode(), 422, "name"),
+        (json.dumps(_valid() | {"password": "p" * 5_000}).encode(), 422, "password"),
+        (json.dumps(_valid() | {"email": "a@" + "b" * 400 + ".com"}).encode(), 422, "email"),
+        (json.dumps(_valid() | {"email": "no-at-sign.example.com"}).encode(), 422, "email"),
+        (json.dumps(_valid() | {"email": "two@@example.com"}).encode(), 422, "email"),
+        (json.dumps(_valid() | {"organization": ""}).encode(), 422, "organization"),
+        (json.dumps({"email": unique_email(), "password": PASSWORD}).encode(), 422, "name"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, None),
+    ],
+    ids=lambda v: v if isinstance(v, (int, str)) or v is None else repr(v[:30]),
+)
+async def test_register_rejects_bad_bodies(client, body, status, field):
+    from app.accounts.tables import User
+
+    before = await User.count()
+    r = await client.post(REGISTER, content=body, headers={"Content-Type": "application/json"})
+    assert_problem(r, status, field)
+    assert await User.count() == before
+
+
+async def test_oversize_body_is_413(client):
+    big = json.dumps(_valid() | {"name": "x" * (6 * 1024 * 1024)}).encode()
+    assert_problem(
+        await client.post(REGISTER, content=big, headers={"Content-Type": "application/json"}), 413
+    )
+
+
+async def test_unknown_route_and_wrong_method_are_problems(client, api):
+    account = await api.register("routes")
+    assert_problem(await client.get("/api/v1/no-such-thing", headers=account.headers), 404)
+    assert_problem(await client.put("/api/v1/auth/me", headers=account.headers), 405)
+    r = await client.delete("/api/v1/auth/sessions/not-a-uuid", headers=account.headers)
+    assert 400 <= r.status_code < 500
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_request_id_is_echoed_or_generated(client):
+    r = await client.get("/health/live", headers={"X-Request-ID": "client-chosen-id-42"})
+    assert r.headers["X-Request-ID"] == "client-chosen-id-42"
+    r = await client.get("/health/live", headers={"X-Request-ID": "bad id with spaces\n"})
+    generated = r.headers["X-Request-ID"]
+    assert generated != "bad id with spaces\n" and len(generated) == 32
+    r = await client.post(REGISTER, content=b"{", headers={"Content-Type": "application/json"})
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+async def test_errors_never_echo_secrets(client, api):
+    account = await api.register("secrets")
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": "hunter2-wrong-pass"}
+    )
+    assert "hunter2" not in r.text
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token + "x"})
+    assert account.refresh_token not in r.text

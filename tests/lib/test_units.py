@@ -1,0 +1,64 @@
+"""Library units: cursors, rate limiters (memory and Redis), secret files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.lib.errors import BadRequest
+from app.lib.pagination import decode_cursor, encode_cursor
+from app.lib.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from app.lib.secrets import file_secret
+
+
+@given(st.lists(st.one_of(st.integers(), st.text(max_size=50), st.none()), max_size=5))
+def test_cursor_round_trip(values):
+    assert decode_cursor(encode_cursor(values)) == values
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", "eyJhIjoxfQ", "!" * 10])
+def test_bad_cursors_are_400(cursor):
+    with pytest.raises(BadRequest) as info:
+        decode_cursor(cursor)
+    assert info.value.errors[0].field == "query.cursor"
+
+
+async def test_memory_rate_limiter_windows():
+    limiter = MemoryRateLimiter()
+    results = [await limiter.hit("k", 3, 60) for _ in range(5)]
+    assert [r.allowed for r in results] == [True, True, True, False, False]
+    assert results[0].remaining == 2 and 1 <= results[-1].retry_after <= 60
+    assert (await limiter.hit("other", 3, 60)).allowed
+
+
+async def test_redis_rate_limiter_is_atomic_under_concurrency():
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from tests.conftest import REDIS_PREFIX, TEST_REDIS_URL
+
+    redis = Redis.from_url(TEST_REDIS_URL)
+    try:
+        limiter = RedisRateLimiter(redis, REDIS_PREFIX)
+        key = f"unit-{uuid.uuid4().hex}"
+        results = await asyncio.gather(*(limiter.hit(key, 50, 60) for _ in range(200)))
+        assert sum(r.allowed for r in results) == 50
+        ttl = await redis.ttl(f"{REDIS_PREFIX}:rl:{key}")
+        assert 0 < ttl <= 60
+    finally:
+        await redis.aclose()
+
+
+def test_file_secret_is_created_once_with_mode_0600(tmp_path):
+    path = tmp_path / "secrets" / "x.key"
+    first = file_secret(path, lambda: "alpha")
+    second = file_secret(path, lambda: "beta")
+    assert first == second == "alpha"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
