@@ -60,7 +60,6 @@ class ServerSettings:
     max_body_bytes: int = 5 * 1024 * 1024
     log_level: str = "INFO"
     trusted_proxies: list[str] = field(default_factory=list)
-    public_url: str | None = None
     cors_origins: list[str] = field(default_factory=list)
 
 
@@ -91,19 +90,11 @@ class SecuritySettings:
     rate_limit_auth_per_minute: int = 20
     rate_limit_api_per_minute: int = 600
     encryption_keys: str | None = None
-    webhook_allow_private: bool = False
 
 
 @dataclass(frozen=True)
 class TerraformSettings:
     binary: str = "terraform"
-    timeout_seconds: int = 3600
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    concurrency: int = 2
-    in_process: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,7 +112,6 @@ class Settings:
     redis: RedisSettings
     security: SecuritySettings
     terraform: TerraformSettings
-    worker: WorkerSettings
     limits: LimitSettings
     sandbox_enabled: bool
     seed_on_start: bool = True
@@ -150,7 +140,6 @@ def load_settings() -> Settings:
             max_body_bytes=_int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024),
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
-            public_url=_env("BOARD3_PUBLIC_URL"),
             cors_origins=_list("BOARD3_CORS_ORIGINS"),
         ),
         database=DatabaseSettings(
@@ -168,16 +157,8 @@ def load_settings() -> Settings:
             rate_limit_auth_per_minute=_int("BOARD3_RATE_LIMIT_AUTH", 20, minimum=1),
             rate_limit_api_per_minute=_int("BOARD3_RATE_LIMIT_API", 600, minimum=1),
             encryption_keys=_env("BOARD3_ENCRYPTION_KEYS"),
-            webhook_allow_private=_bool("BOARD3_WEBHOOK_ALLOW_PRIVATE", False),
         ),
-        terraform=TerraformSettings(
-            binary=_env("TERRAFORM_BIN", "terraform") or "terraform",
-            timeout_seconds=_int("BOARD3_TERRAFORM_TIMEOUT", 3600, minimum=10),
-        ),
-        worker=WorkerSettings(
-            concurrency=_int("BOARD3_WORKER_CONCURRENCY", 2, minimum=1),
-            in_process=_bool("BOARD3_IN_PROCESS_WORKERS", redis_url is None),
-        ),
+        terraform=TerraformSettings(binary=_env("TERRAFORM_BIN", "terraform") or "terraform"),
         limits=LimitSettings(
             max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),
             max_edges=_int("BOARD3_MAX_EDGES", 60_000, minimum=1),
