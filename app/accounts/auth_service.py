@@ -94,8 +94,8 @@ class AuthService:
             raise ValidationFailed("password is blank", errors=[FieldError("password", "must not be blank")])
 
     async def register(self, data: RegisterRequest, client: Client) -> RegisterResponse:
-        await self._limit(f"ip:{client.ip}")
         email = normalize_email(data.email)
+        await self._limit(f"ip:{client.ip}", f"account:{email}")
         self._check_password(data.password)
         name = data.name.strip()
         if not name:
