@@ -32,18 +32,19 @@ APPLY_50_TARGET = 5.0
 def handshake_seconds(launcher: Path, env: dict[str, str]) -> float:
     """Launch the provider and time until it prints its go-plugin handshake line."""
     started = time.perf_counter()
-    proc = subprocess.Popen([str(launcher)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    try:
-        selector = selectors.DefaultSelector()
+    with subprocess.Popen(
+        [str(launcher)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    ) as proc:
         assert proc.stdout is not None
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=30):
-            raise RuntimeError("provider printed no handshake within 30 s")
-        line = proc.stdout.readline().decode()
-        elapsed = time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                if not selector.select(timeout=30):
+                    raise RuntimeError("provider printed no handshake within 30 s")
+            line = proc.stdout.readline().decode()
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.terminate()
     if not line.startswith("1|6|unix|"):
         raise RuntimeError(f"unexpected handshake line: {line!r}")
     return elapsed

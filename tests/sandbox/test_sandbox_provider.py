@@ -17,6 +17,7 @@ from tf.types import Unknown
 from tf.utils import Diagnostics, to_dynamic_value
 
 from app.sandbox import STORE_ENV
+from app.sandbox.cloud import SandboxCloud
 from app.sandbox.install import SandboxInstall
 from app.sandbox.provider import (
     RESOURCE_CLASSES,
@@ -26,6 +27,7 @@ from app.sandbox.provider import (
     resolve_store_path,
 )
 from app.sandbox.specs import RESOURCE_TYPES
+from app.sandbox.store import SandboxStore
 
 
 def _config(type_name: str, **values: object) -> pb.DynamicValue:
@@ -106,6 +108,20 @@ def test_create_read_delete_through_the_servicer(servicer: ProviderServicer) -> 
     assert gone.new_state.msgpack == b""  # null: Terraform reports the resource as deleted
 
 
+def test_import_reads_the_resource_by_id(servicer: ProviderServicer, tmp_path: Path) -> None:
+    store = SandboxStore(tmp_path / "store.sqlite3")
+    network = SandboxCloud(store).create("sandbox_network", {"cidr_block": "10.0.0.0/16"})
+    store.close()
+    imported = servicer.ImportResourceState(
+        pb.ImportResourceState.Request(type_name="sandbox_network", id=network["id"]), None
+    )
+    assert [msgpack.unpackb(r.state.msgpack) for r in imported.imported_resources] == [network]
+    missing = servicer.ImportResourceState(
+        pb.ImportResourceState.Request(type_name="sandbox_network", id="net-x"), None
+    )
+    assert list(missing.imported_resources) == [] and missing.diagnostics[0].summary == "Cannot import"
+
+
 def test_store_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_store_path("/a/b.sqlite3", {STORE_ENV: "/c/d.sqlite3"}) == Path("/a/b.sqlite3")
@@ -125,16 +141,18 @@ def test_launcher_completes_the_plugin_handshake(sandbox: SandboxInstall, provid
     """Terraform reads ``1|6|unix|<socket>|grpc|<cert>`` on stdout; nothing else may come first."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(provider_home), "PYTHONPATH": "/nonexistent"}
     started = time.monotonic()
-    proc = subprocess.Popen([str(sandbox.launcher)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        selector = selectors.DefaultSelector()
-        selector.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
-        assert selector.select(timeout=20), "no handshake within 20 s"
-        line = proc.stdout.readline().decode()  # type: ignore[union-attr]
-        elapsed = time.monotonic() - started
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with subprocess.Popen(
+        [str(sandbox.launcher)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                assert selector.select(timeout=20), "no handshake within 20 s"
+            line = proc.stdout.readline().decode()
+            elapsed = time.monotonic() - started
+        finally:
+            proc.terminate()
     core, proto, network, address, kind, cert = line.strip().split("|")
     assert (core, proto, network, kind) == ("1", "6", "unix", "grpc")
     assert address.endswith(".sock") and len(cert) > 100
