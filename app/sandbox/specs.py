@@ -112,6 +112,17 @@ def _arn() -> AttrSpec:
     return AttrSpec("arn", "string", "Sandbox resource name, unique across the cloud.", computed=True)
 
 
+def _size() -> AttrSpec:
+    return AttrSpec(
+        "size",
+        "string",
+        f"One of {', '.join(SIZES)}; resized in place.",
+        optional=True,
+        computed=True,
+        default="small",
+    )
+
+
 def _tags() -> AttrSpec:
     return AttrSpec("tags", "string_map", "Key/value labels (at most 50).", optional=True)
 
@@ -225,14 +236,7 @@ INSTANCE = TypeSpec(
             required=True,
             replace=True,
         ),
-        AttrSpec(
-            "size",
-            "string",
-            f"One of {', '.join(SIZES)}; resized in place.",
-            optional=True,
-            computed=True,
-            default="small",
-        ),
+        _size(),
         AttrSpec(
             "security_group_ids",
             "string_set",
@@ -305,14 +309,7 @@ DATABASE = TypeSpec(
             optional=True,
             computed=True,
         ),
-        AttrSpec(
-            "size",
-            "string",
-            f"One of {', '.join(SIZES)}; resized in place.",
-            optional=True,
-            computed=True,
-            default="small",
-        ),
+        _size(),
         AttrSpec(
             "storage_gb",
             "number",
