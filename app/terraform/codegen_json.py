@@ -48,7 +48,10 @@ def _insert(doc: dict[str, Any], block: Block) -> None:
 def _body(body: Body, literal: frozenset[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in body.attrs.items():
-        out[name] = value if name in literal else json_value(value)
+        if name == "depends_on":  # JSON syntax wants bare traversals here, not "${...}" templates
+            out[name] = [v[EXPR_KEY] for v in value]
+        else:
+            out[name] = value if name in literal else json_value(value)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for name, sub in body.blocks:
         grouped.setdefault(name, []).append(_body(sub))

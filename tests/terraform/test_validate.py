@@ -24,7 +24,12 @@ def test_every_problem_is_reported_at_once_with_code_and_location(catalog):
             Node(id="subnet", type="aws_subnet", name="a"),
             Node(id="weird", type="aws_warp_drive", name="x"),
             Node(id="badname", type="aws_s3_bucket", name="1-bucket"),
-            Node(id="db", type="aws_db_instance", name="db", properties={"instance_class": "db.t3.micro", "multi_az": "often"}),
+            Node(
+                id="db",
+                type="aws_db_instance",
+                name="db",
+                properties={"instance_class": "db.t3.micro", "multi_az": "often"},
+            ),
             Node(id="bucket", type="aws_s3_bucket", name="b"),
             Node(id="out", type="output", name="o", properties={"value": expr("var.missing")}),
             Node(id="mod", type="module.label", name="lbl", properties={"name": "x", "colour": "red"}),
@@ -69,7 +74,9 @@ def test_cycles_are_reported_with_their_path_of_names(catalog):
 def test_cycle_through_an_expression_is_found(catalog):
     canvas = Canvas(
         nodes=[
-            Node(id="a", type="terraform_data", name="a", properties={"input": expr("terraform_data.b.output")}),
+            Node(
+                id="a", type="terraform_data", name="a", properties={"input": expr("terraform_data.b.output")}
+            ),
             Node(id="b", type="terraform_data", name="b"),
         ],
         edges=[Edge(source="a", target="b", attribute="input"), Edge(source="b", target="a")],
@@ -103,7 +110,10 @@ def test_module_inputs_outputs_and_variables(catalog):
             Node(id="o", type="output", name="o"),
             Node(id="o2", type="output", name="o2"),
         ],
-        edges=[Edge(source="o", target="m", attribute="nope"), Edge(source="m", target="env", attribute="name")],
+        edges=[
+            Edge(source="o", target="m", attribute="nope"),
+            Edge(source="m", target="env", attribute="name"),
+        ],
     )
     found = codes(validate(canvas, catalog))
     assert ("missing-module-output", None, 0) in found
@@ -112,7 +122,9 @@ def test_module_inputs_outputs_and_variables(catalog):
 
 
 def test_variable_default_must_match_its_type(catalog):
-    canvas = Canvas(nodes=[Node(id="v", type="variable", name="v", properties={"type": "list(number)", "default": ["a"]})])
+    canvas = Canvas(
+        nodes=[Node(id="v", type="variable", name="v", properties={"type": "list(number)", "default": ["a"]})]
+    )
     [p] = validate(canvas, catalog).problems
     assert p.code == "wrong-type" and "[0]" in p.message
 
@@ -122,7 +134,12 @@ def test_property_conflicts_and_meta_arguments(catalog):
         nodes=[
             Node(id="v", type="aws_vpc", name="v"),
             Node(id="v2", type="aws_vpc", name="v2"),
-            Node(id="s", type="aws_subnet", name="s", properties={"vpc_id": "vpc-1", "count": 3, "provisioner": {}}),
+            Node(
+                id="s",
+                type="aws_subnet",
+                name="s",
+                properties={"vpc_id": "vpc-1", "count": 3, "provisioner": {}},
+            ),
         ],
         edges=[Edge(source="s", target="v"), Edge(source="s", target="v2")],
     )
