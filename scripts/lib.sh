@@ -36,7 +36,8 @@ ensure_venv() {
   if [ ! -f "$stamp_file" ] || ! grep -qxF "$stamp" "$stamp_file"; then
     say "installing pinned dependencies ($spec)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -c "$ROOT/requirements/constraints.txt" -e "$ROOT/$spec" ||
+      -c "$ROOT/requirements/constraints.txt" -e "$ROOT/$spec" \
+      2> >(grep -v "^WARNING: Location .* is ignored" >&2) ||
       die "dependency installation failed (see pip's output above)"
     echo "$stamp" >>"$stamp_file"
   fi

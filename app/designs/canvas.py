@@ -107,7 +107,8 @@ def check_structure(canvas: Canvas, limits: CanvasLimits, prefix: str = "canvas"
                 problems.append(
                     CanvasProblem(
                         f"{prefix}.edges[{i}].{end}",
-                        f"edge {edge.source!r} -> {edge.target!r}: {end} {ref!r} is not a node of this canvas",
+                        f"edge {edge.source!r} -> {edge.target!r}: "
+                        f"{end} {ref!r} is not a node of this canvas",
                     )
                 )
     return problems
