@@ -31,6 +31,8 @@ from app.accounts.controller import (
 )
 from app.accounts.middleware import AuthMiddleware
 from app.activity.controller import AuditController
+from app.designs.collab_controller import CollaborationController, TemplateController
+from app.designs.controller import DesignController
 from app.config import Settings, get_settings
 from app.db import engine as db_engine
 from app.db import get_engine
@@ -86,6 +88,9 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="auth", description="Accounts, tokens and sessions"),
             Tag(name="organizations", description="Organizations, members, roles and API keys"),
             Tag(name="audit", description="The append-only audit log"),
+            Tag(name="designs", description="Designs, immutable versions, graph diff, resources, live events"),
+            Tag(name="templates", description="The template catalogue and organization templates"),
+            Tag(name="collaboration", description="Shares and comments on designs"),
             Tag(name="health", description="Liveness, readiness and metrics"),
         ],
     )
@@ -133,6 +138,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         OrganizationController,
         list_permissions,
         AuditController,
+        DesignController,
+        TemplateController,
+        CollaborationController,
     ]
     cors = CORSConfig(allow_origins=settings.server.cors_origins) if settings.server.cors_origins else None
     return Litestar(

@@ -12,6 +12,7 @@ MIGRATIONS_DIR = os.path.join(
 TABLE_MODULES = [
     "app.accounts.tables",
     "app.activity.tables",
+    "app.designs.tables",
 ]
 
 APP_CONFIG = AppConfig(

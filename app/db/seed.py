@@ -11,6 +11,7 @@ log = logging.getLogger("board3.seed")
 # "module:function" of each domain's seeder, in dependency order.
 SEEDERS = [
     "app.accounts.seed:seed",
+    "app.designs.templates:seed",
 ]
 
 

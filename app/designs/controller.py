@@ -1,0 +1,272 @@
+"""HTTP routes for designs, versions, diff, resources and live events (thin: decode, call, return)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar import Response as HttpResponse
+from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+
+from app.accounts.authz import Principal
+from app.designs import designs, events, versions
+from app.designs.access import design_access
+from app.designs.cache import BodyCache
+from app.designs.events import DesignEvents
+from app.designs.schemas import (
+    DesignCreate,
+    DesignPage,
+    DesignRead,
+    DesignStatus,
+    DesignUpdate,
+    DiffRead,
+    ResourcePage,
+    RestoreRequest,
+    VersionCreate,
+    VersionPage,
+    VersionRead,
+    VersionSummary,
+)
+from app.designs.versions import CachedBody
+from app.lib.errors import AppError
+from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
+
+JSON = "application/json"
+
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match", max_length=1024, description="An ETag from a previous read: 304 if unchanged"
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match", max_length=1024, description="Apply only if the design still has this ETag"
+    ),
+]
+VersionNo = Annotated[int, QueryParameter(ge=0, le=2_000_000_000)]
+
+
+@dataclass(frozen=True, slots=True)
+class DesignDeps:
+    """What design services need from the application: the body cache and the event bus."""
+
+    cache: BodyCache
+    events: DesignEvents
+    channels: ChannelsPlugin
+
+
+def provide_design_deps(request: Request[Any, Any, Any]) -> DesignDeps:
+    deps: DesignDeps | None = request.app.state.get("design_deps")
+    if deps is None:
+        channels = request.app.plugins.get(ChannelsPlugin)
+        deps = DesignDeps(BodyCache(request.app.stores.get("cache")), DesignEvents(channels), channels)
+        request.app.state["design_deps"] = deps
+    return deps
+
+
+def json_response(body: bytes) -> HttpResponse[Any]:
+    """A response whose JSON body was encoded (and usually cached) already."""
+    return HttpResponse(content=body, media_type=JSON)
+
+
+def cached_response(result: CachedBody, status: int = HTTP_200_OK) -> HttpResponse[Any]:
+    headers = {"ETag": result.etag, "Cache-Control": "private, no-cache"}
+    if result.body is None:
+        return HttpResponse(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    return HttpResponse(content=result.body, status_code=status, media_type=JSON, headers=headers)
+
+
+class DesignController(Controller):
+    path = "/api/v1"
+    tags = ["designs"]
+    dependencies = {"deps": Provide(provide_design_deps, sync_to_thread=False)}
+
+    @get("/orgs/{org:str}/designs", summary="Designs of an organization")
+    async def list_designs(
+        self,
+        principal: NamedDependency[Principal],
+        org: FromPath[str],
+        status: Annotated[DesignStatus | None, QueryParameter(description="Only this status")] = None,
+        provider: Annotated[
+            str | None, QueryParameter(max_length=32, description="Only this cloud provider")
+        ] = None,
+        q: Annotated[
+            str | None, QueryParameter(max_length=200, description="Name contains (case-insensitive)")
+        ] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> DesignPage:
+        """Newest first, without canvases. Needs `design:read`."""
+        return await designs.list_designs(
+            principal, org, status=status, provider=provider, q=q, cursor=cursor, limit=limit
+        )
+
+    @post("/orgs/{org:str}/designs", status_code=HTTP_201_CREATED, summary="Create a design")
+    async def create_design(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        org: FromPath[str],
+        data: JSONBody[DesignCreate],
+    ) -> HttpResponse[DesignRead]:
+        """With a `canvas` the design starts at version 1. Names are unique per organization (409)."""
+        design_id = await designs.create_design(principal, org, data)
+        return cached_response(await designs.read_design(principal, deps.cache, design_id), HTTP_201_CREATED)
+
+    @get("/designs/{design_id:uuid}", summary="A design with its current canvas")
+    async def get_design(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+        if_none_match: IfNoneMatch = None,
+    ) -> HttpResponse[DesignRead]:
+        """Carries an `ETag`; send it back as `If-None-Match` to get 304 while nothing changed."""
+        return cached_response(await designs.read_design(principal, deps.cache, design_id, if_none_match))
+
+    @patch("/designs/{design_id:uuid}", summary="Change a design's name, description, provider or status")
+    async def update_design(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+        data: JSONBody[DesignUpdate],
+        if_match: IfMatch = None,
+    ) -> HttpResponse[DesignRead]:
+        """With `If-Match: <ETag>` the change applies only if nobody changed the design since (else 412)."""
+        result = await designs.update_design(principal, deps.cache, deps.events, design_id, data, if_match)
+        return cached_response(result)
+
+    @delete("/designs/{design_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Delete a design")
+    async def delete_design(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+    ) -> None:
+        """Soft delete (`design:write`): it disappears from the API and its name can be used again."""
+        await designs.delete_design(principal, deps.cache, deps.events, design_id)
+
+    @get("/designs/{design_id:uuid}/versions", summary="Versions of a design, newest first")
+    async def list_versions(
+        self,
+        principal: NamedDependency[Principal],
+        design_id: FromPath[uuid.UUID],
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> VersionPage:
+        return await versions.list_versions(principal, design_id, cursor, limit)
+
+    @post(
+        "/designs/{design_id:uuid}/versions",
+        status_code=HTTP_201_CREATED,
+        summary="Save the canvas as a new version",
+    )
+    async def save_version(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionCreate],
+    ) -> HttpResponse[VersionSummary]:
+        """201 with the new version. 409 (`current_version` in the body) when `base_version` is not the
+        current version: nothing is written. 200 with the current version when the canvas is identical
+        to it. 422 names the malformed node or edge (`canvas.nodes[3].id`); 413 beyond the limits."""
+        summary, created = await versions.save_version(principal, deps.cache, deps.events, design_id, data)
+        return HttpResponse(summary, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @get("/designs/{design_id:uuid}/versions/{number:int}", summary="One version with its canvas")
+    async def get_version(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+        number: FromPath[int],
+        if_none_match: IfNoneMatch = None,
+    ) -> HttpResponse[VersionRead]:
+        """Versions are immutable; the `ETag` never changes."""
+        return cached_response(
+            await versions.read_version(principal, deps.cache, design_id, number, if_none_match)
+        )
+
+    @post(
+        "/designs/{design_id:uuid}/versions/{number:int}/restore",
+        status_code=HTTP_201_CREATED,
+        summary="Make an old version current again (as a new version)",
+    )
+    async def restore_version(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+        number: FromPath[int],
+        data: JSONBody[RestoreRequest | None] = None,
+    ) -> HttpResponse[VersionSummary]:
+        """201 with the new version (its `restored_from` is `number`); 200 if that canvas is already
+        the current one."""
+        summary, created = await versions.restore_version(
+            principal, deps.cache, deps.events, design_id, number, data
+        )
+        return HttpResponse(summary, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @get("/designs/{design_id:uuid}/diff", summary="What changes between two versions")
+    async def diff(
+        self,
+        principal: NamedDependency[Principal],
+        design_id: FromPath[uuid.UUID],
+        from_: Annotated[
+            int, QueryParameter(name="from", ge=0, description="Older version (0: empty canvas)")
+        ],
+        to: Annotated[int, QueryParameter(ge=0, description="Newer version")],
+    ) -> DiffRead:
+        """Nodes added, removed and changed (type, name, parent, position and each property with its old
+        and new value, reported separately) and edges added and removed."""
+        return await versions.diff_versions(principal, design_id, from_, to)
+
+    @get("/orgs/{org:str}/resources", summary="Resources (canvas nodes) across the organization's designs")
+    async def list_resources(
+        self,
+        principal: NamedDependency[Principal],
+        org: FromPath[str],
+        type_: Annotated[str | None, QueryParameter(name="type", max_length=128)] = None,
+        provider: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        design_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> ResourcePage:
+        """One row per node of each design's current version, e.g. `?type=aws_s3_bucket`."""
+        return await designs.list_resources(
+            principal, org, type_=type_, provider=provider, design_id=design_id, cursor=cursor, limit=limit
+        )
+
+    @get("/designs/{design_id:uuid}/events", summary="Live events of a design (server-sent events)")
+    async def stream_events(
+        self,
+        principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
+        design_id: FromPath[uuid.UUID],
+    ) -> ServerSentEvent:
+        """`text/event-stream`: `version.created`, `design.updated`, `design.deleted`, `comment.added`,
+        `comment.updated`, `comment.resolved`, `comment.deleted`, `share.changed`; each `data` is a
+        DesignEvent JSON object. The stream ends when the caller loses access."""
+        await design_access(principal, design_id, "read")
+
+        async def still_allowed() -> bool:
+            try:
+                await design_access(principal, design_id, "read")
+            except AppError:
+                return False
+            return True
+
+        return ServerSentEvent(
+            events.stream(deps.channels, design_id, still_allowed),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )

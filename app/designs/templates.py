@@ -1,0 +1,341 @@
+"""Templates: the seeded public catalogue, organization templates published from a design
+version, cached reads, and instantiation into a new design."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from app.accounts.authz import Principal, access_for_org
+from app.accounts.tables import Member, Organization
+from app.activity import service as audit
+from app.db import is_unique_violation, transaction
+from app.designs import designs as design_service
+from app.designs.access import design_access
+from app.designs.cache import BodyCache, template_key
+from app.designs.canvas import decode_canvas
+from app.designs.schemas import (
+    TemplateBody,
+    TemplateInstantiate,
+    TemplatePage,
+    TemplatePublish,
+    TemplateSeed,
+    TemplateSummary,
+)
+from app.designs.tables import DesignVersion, Template
+from app.designs.versions import PreparedCanvas, canvas_limits, prepare_canvas
+from app.lib.clock import utcnow
+from app.lib.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
+from app.lib.pagination import Keyset
+
+log = logging.getLogger("board3.designs.templates")
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "seeds" / "templates"
+
+SUMMARY_COLUMNS = (
+    Template.id,
+    Template.slug,
+    Template.name,
+    Template.description,
+    Template.cloud_provider,
+    Template.tags,
+    Template.public,
+    Template.organization,
+    Template.organization.slug,
+    Template.node_count,
+    Template.created_at,
+    Template.updated_at,
+    Template.revision,
+)
+
+
+def seed_id(slug: str) -> uuid.UUID:
+    """Stable id of a seeded template, so seeding is idempotent across databases."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://board3.dev/templates/{slug}")
+
+
+def _summary(row: dict[str, Any]) -> TemplateSummary:
+    return TemplateSummary(
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        description=row["description"],
+        cloud_provider=row["cloud_provider"],
+        tags=list(row["tags"] or []),
+        public=row["public"],
+        organization=row["organization.slug"],
+        node_count=row["node_count"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _caller_org_ids(principal: Principal) -> list[uuid.UUID]:
+    """Organizations whose templates the caller may see (members with design:read; an API key's org)."""
+    if principal.kind == "system":
+        return [r["id"] for r in await Organization.select(Organization.id)]
+    if principal.user_id is not None:
+        rows = (
+            await Member.select(Member.organization, Member.role.permissions)
+            .where(Member.user == principal.user_id)
+            .output(load_json=True)
+        )
+        return [r["organization"] for r in rows if "design:read" in (r["role.permissions"] or [])]
+    if principal.organization_id is not None and "design:read" in (principal.scopes or frozenset()):
+        return [principal.organization_id]
+    return []
+
+
+async def _visible(principal: Principal, template_ref: str) -> dict[str, Any]:
+    """The template by id (or public slug) if the caller may see it; else 404."""
+    where: Any
+    try:
+        where = Template.id == uuid.UUID(template_ref)
+    except ValueError:
+        where = (Template.slug == template_ref) & Template.organization.is_null()
+    row = await Template.select(*SUMMARY_COLUMNS).where(where).first().output(load_json=True)
+    if row is None:
+        raise not_found("template")
+    if row["public"] or row["organization"] is None:
+        return row
+    if row["organization"] not in await _caller_org_ids(principal):
+        raise not_found("template")
+    return row
+
+
+async def list_templates(
+    principal: Principal,
+    *,
+    provider: str | None,
+    tag: str | None,
+    organization: str | None,
+    q: str | None,
+    cursor: str | None,
+    limit: int,
+) -> TemplatePage:
+    """Public templates plus those of the caller's organizations, by name."""
+    orgs = await _caller_org_ids(principal)
+    visible: Any = Template.public.eq(True)
+    if orgs:
+        visible |= Template.organization.is_in(orgs)
+    query = Template.select(*SUMMARY_COLUMNS).where(visible)
+    if provider:
+        query = query.where(Template.cloud_provider == provider)
+    if organization:
+        query = query.where(Template.organization.slug == organization)
+    if q:
+        pattern = q.replace("\\", "").replace("%", "").replace("_", "")
+        if pattern:
+            query = query.where(Template.name.ilike(f"%{pattern}%"))
+    keyset = Keyset(Template.name, Template.id, descending=False)
+    rows = await keyset.apply(query, cursor, limit if not tag else limit * 10).output(load_json=True)
+    if tag:  # tags are a small JSON list: filter here rather than with engine-specific JSON SQL
+        rows = [r for r in rows if tag in (r["tags"] or [])][: limit + 1]
+    page, next_cursor = keyset.page(rows, limit)
+    return TemplatePage(items=[_summary(r) for r in page], next_cursor=next_cursor)
+
+
+async def read_template(principal: Principal, cache: BodyCache, template_ref: str) -> bytes:
+    """One template with its canvas (visibility checked first, then the cached body)."""
+    row = await _visible(principal, template_ref)
+    key = template_key(row["id"], row["revision"])
+    body = await cache.get(key)
+    if body is None:
+        canvas = await Template.select(Template.canvas).where(Template.id == row["id"]).first()
+        if canvas is None:
+            raise not_found("template")
+        summary = _summary(row)
+        body = msgspec.json.encode(
+            TemplateBody(**msgspec.structs.asdict(summary), canvas=msgspec.Raw(bytes(canvas["canvas"])))
+        )
+        await cache.set(key, body)
+    return body
+
+
+async def publish_template(principal: Principal, slug: str, data: TemplatePublish) -> TemplateSummary:
+    """Publish a version of one of the organization's designs as a template."""
+    access = await access_for_org(principal, slug=slug, permission="design:write")
+    if data.public:
+        access.require("org:admin")
+    design = await design_access(principal, data.design_id, "read")
+    if design.organization_id != access.organization_id:
+        raise ValidationFailed(
+            "the design belongs to another organization",
+            errors=[FieldError("design_id", "not in this organization")],
+        )
+    number = design.current_version if data.version is None else data.version
+    if number < 1 or number > design.current_version:
+        raise ValidationFailed("no such version", errors=[FieldError("version", "no such version")])
+    version = (
+        await DesignVersion.select(DesignVersion.canvas, DesignVersion.content_hash, DesignVersion.node_count)
+        .where((DesignVersion.design == data.design_id) & (DesignVersion.number == number))
+        .first()
+    )
+    if version is None:
+        raise not_found("version")
+    now = utcnow()
+    name = data.name.strip() or data.name
+    template = Template(
+        organization=access.organization_id,
+        slug=data.slug or _slugify(name),
+        name=name,
+        description=data.description,
+        cloud_provider=await design_service.cloud_provider_of(data.design_id),
+        tags=sorted(set(data.tags)),
+        public=data.public,
+        canvas=bytes(version["canvas"]),
+        content_hash=version["content_hash"],
+        node_count=version["node_count"],
+        source_design=data.design_id,
+        source_version=number,
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+        revision=1,
+    )
+    try:
+        async with transaction():
+            await Template.insert(template)
+            await audit.record(
+                principal,
+                "template.publish",
+                organization_id=access.organization_id,
+                object_type="template",
+                object_id=template.id,
+                details={"slug": template.slug, "design_id": str(data.design_id), "version": number},
+            )
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict(
+                "the organization has a template with this slug", errors=[FieldError("slug", "already taken")]
+            ) from None
+        raise
+    row = (
+        await Template.select(*SUMMARY_COLUMNS)
+        .where(Template.id == template.id)
+        .first()
+        .output(load_json=True)
+    )
+    return _summary(row)
+
+
+async def delete_template(principal: Principal, cache: BodyCache, template_id: uuid.UUID) -> None:
+    """Remove an organization's template (design:write there); the seeded catalogue is read-only."""
+    row = await _visible(principal, str(template_id))
+    if row["organization"] is None:
+        raise Forbidden("built-in templates cannot be deleted")
+    try:
+        access = await access_for_org(principal, org_id=row["organization"], permission="design:write")
+    except Exception:
+        raise Forbidden("only the publishing organization can delete this template") from None
+    async with transaction():
+        await Template.delete().where(Template.id == template_id)
+        await audit.record(
+            principal,
+            "template.delete",
+            organization_id=access.organization_id,
+            object_type="template",
+            object_id=template_id,
+            details={"slug": row["slug"]},
+        )
+    await cache.delete(template_key(template_id, row["revision"]))
+
+
+async def instantiate(principal: Principal, template_ref: str, data: TemplateInstantiate) -> uuid.UUID:
+    """A new design in ``data.organization`` whose version 1 is the template's canvas."""
+    row = await _visible(principal, template_ref)
+    access = await access_for_org(principal, slug=data.organization, permission="design:write")
+    stored = await Template.select(Template.canvas).where(Template.id == row["id"]).first()
+    if stored is None:
+        raise not_found("template")
+    canvas_bytes = bytes(stored["canvas"])
+    prepared = PreparedCanvas(
+        decode_canvas(canvas_bytes), canvas_bytes, hashlib.sha256(canvas_bytes).hexdigest()
+    )
+    return await design_service.create_in_org(
+        principal,
+        access,
+        name=data.name,
+        description=row["description"] if data.description is None else data.description,
+        cloud_provider=row["cloud_provider"],
+        status="draft",
+        prepared=prepared,
+        message=f"From template {row['slug']}",
+        template_id=row["id"],
+    )
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90].strip("-")
+    return slug if len(slug) >= 2 else f"template-{uuid.uuid4().hex[:8]}"
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def read_seed_templates(seed_dir: Path = SEED_DIR) -> list[tuple[TemplateSeed, PreparedCanvas]]:
+    """Decode and structurally check every ``seeds/templates/*.json`` (raises naming the file)."""
+    out = []
+    for path in sorted(seed_dir.glob("*.json")):
+        try:
+            seed = msgspec.json.decode(path.read_bytes(), type=TemplateSeed)
+            prepared = prepare_canvas(seed.canvas)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValidationFailed) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        out.append((seed, prepared))
+    return out
+
+
+async def seed() -> None:
+    """Insert or update the built-in public templates (idempotent: stable ids, content hashes)."""
+    canvas_limits()  # settings must load before anything is written
+    now = utcnow()
+    async with transaction():
+        for template, prepared in read_seed_templates():
+            tid = seed_id(template.slug)
+            values: dict[Any, Any] = {
+                Template.slug: template.slug,
+                Template.name: template.name,
+                Template.description: template.description,
+                Template.cloud_provider: template.cloud_provider,
+                Template.tags: sorted(set(template.tags)),
+                Template.public: True,
+                Template.canvas: prepared.data,
+                Template.content_hash: prepared.content_hash,
+                Template.node_count: len(prepared.canvas.nodes),
+            }
+            existing = (
+                await Template.select(
+                    Template.content_hash,
+                    Template.name,
+                    Template.description,
+                    Template.tags,
+                    Template.cloud_provider,
+                )
+                .where(Template.id == tid)
+                .first()
+                .output(load_json=True)
+            )
+            if existing is None:
+                fields = {col._meta.name: value for col, value in values.items()}
+                await Template.insert(
+                    Template(id=tid, organization=None, created_at=now, updated_at=now, **fields)
+                )
+                log.info("template seeded", extra={"slug": template.slug})
+            elif (
+                existing["content_hash"] != prepared.content_hash
+                or existing["name"] != template.name
+                or existing["description"] != template.description
+                or existing["cloud_provider"] != template.cloud_provider
+                or sorted(existing["tags"] or []) != sorted(set(template.tags))
+            ):
+                await Template.update(
+                    {**values, Template.updated_at: now, Template.revision: Template.revision + 1}
+                ).where(Template.id == tid)
+                log.info("template updated", extra={"slug": template.slug})
