@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
 from app.lib.errors import BadRequest, FieldError
@@ -34,7 +34,7 @@ class CatalogController(Controller):
     )
     async def list_resource_types(
         self,
-        catalog: Catalog,
+        catalog: NamedDependency[Catalog],
         provider: Annotated[str | None, Parameter(description="Provider name, e.g. aws")] = None,
         kind: Annotated[
             str | None, Parameter(description="resource, data, module, variable or output")
