@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "BOARD3_RATE_LIMIT_API": "100000",
             "BOARD3_LOG_LEVEL": "WARNING",
             "BOARD3_REDIS_PREFIX": REDIS_PREFIX,
+            "BOARD3_SANDBOX": "true",
         }
     )
     for name in ("DATABASE_URL", "REDIS_URL"):
