@@ -146,7 +146,8 @@ def _refs(edges: list[EdgeInfo]) -> tuple[dict[str, Any], list[tuple[str, bool, 
 def _resource_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
     assert info.ntype is not None
     spec = info.ntype.spec
-    props: dict[str, Any] = dict(info.node.properties)
+    # Canvas values are normalised first; references from edges are canonical already.
+    props: dict[str, Any] = {k: normalize_value(v) for k, v in info.node.properties.items()}
     sets, appends, depends = _refs(edges)
     for prop, value in sets.items():
         set_path(props, prop, value, append=False, block_list=_is_block_list(spec.properties, prop))
@@ -174,7 +175,7 @@ def _body(props: dict[str, Any], specs: dict[str, PropertySpec]) -> Body:
             elements = [value] if isinstance(value, dict) else value
             body.blocks.extend((name, _body(el, spec.properties)) for el in elements)
         else:
-            body.attrs[name] = normalize_value(value)
+            body.attrs[name] = value
     return body
 
 
@@ -193,9 +194,9 @@ def _module_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
     assert info.module is not None
     sets, _appends, depends = _refs(edges)
     body = Body(attrs={"source": MODULES_PREFIX + info.module.name})
-    props = {**info.node.properties, **sets}
+    props = {**{k: normalize_value(v) for k, v in info.node.properties.items()}, **sets}
     for name in sorted(props):
-        body.attrs[name] = normalize_value(props[name])
+        body.attrs[name] = props[name]
     if depends:
         body.attrs["depends_on"] = depends
     return Block("module", (info.node.name,), body)
@@ -213,8 +214,7 @@ def _output_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
     sets, _, depends = _refs(edges)
     props = info.node.properties
     body = Body()
-    value = props["value"] if "value" in props else sets.get("value")
-    body.attrs["value"] = normalize_value(value)
+    body.attrs["value"] = normalize_value(props["value"]) if "value" in props else sets.get("value")
     for name in ("description", "sensitive"):
         if name in props:
             body.attrs[name] = props[name]
