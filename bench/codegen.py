@@ -17,12 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.terraform.catalog import load_catalog  # noqa: E402
-from app.terraform.codegen_hcl import render_hcl  # noqa: E402
-from app.terraform.codegen_json import render_json  # noqa: E402
-from app.terraform.config import config_from_analysis, invalid  # noqa: E402
-from app.terraform.samples import aws_design  # noqa: E402
-from app.terraform.validate import analyze  # noqa: E402
+import itertools
+
+from app.terraform.catalog import load_catalog
+from app.terraform.codegen_hcl import render_hcl
+from app.terraform.codegen_json import render_json
+from app.terraform.config import config_from_analysis, invalid
+from app.terraform.samples import aws_design
+from app.terraform.validate import analyze
 
 SIZES = (200, 2_000, 15_000)
 RUNS = {200: 15, 2_000: 9, 15_000: 5}
@@ -58,9 +60,10 @@ def main() -> None:
         med = statistics.median(times)
         results[n] = med
         print(
-            f"{n:>7} {len(canvas.edges):>7} {med * 1000:>10.1f} {min(times) * 1000:>8.1f} {peak / 2**20:>8.1f}"
+            f"{n:>7} {len(canvas.edges):>7} {med * 1000:>10.1f} {min(times) * 1000:>8.1f} "
+            f"{peak / 2**20:>8.1f}"
         )
-    for a, b in zip(SIZES, SIZES[1:], strict=False):
+    for a, b in itertools.pairwise(SIZES):
         ratio = results[b] / results[a]
         print(
             f"growth {a}->{b}: time x{ratio:.2f} for size x{b / a:.1f} (per-node ratio {ratio / (b / a):.2f})"

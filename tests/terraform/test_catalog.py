@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_bundled_modules_are_node_types_with_inputs_and_outputs(catalog):
 
 
 def test_extension_overrides_seed_type_but_keeps_its_reference_rules(catalog):
-    seeds = [("aws.json", json.loads(open("seeds/catalog/aws.json").read()))]
+    seeds = [("aws.json", json.loads(Path("seeds/catalog/aws.json").read_text()))]
     ext = {
         "provider": "aws",
         "source": "hashicorp/aws",
@@ -123,7 +124,7 @@ def test_extension_overrides_seed_type_but_keeps_its_reference_rules(catalog):
     ],
 )
 def test_malformed_documents_are_refused_with_their_origin(doc):
-    with pytest.raises(CatalogError, match="origin.json"):
+    with pytest.raises(CatalogError, match=r"origin\.json"):
         build_catalog([("origin.json", doc)])
 
 

@@ -67,7 +67,8 @@ def test_cycles_are_reported_with_their_path_of_names(catalog):
     [problem] = validate(canvas, catalog).problems
     assert problem.code == "cycle"
     assert problem.message == (
-        "dependency cycle: terraform_data.n_a -> terraform_data.n_b -> terraform_data.n_c -> terraform_data.n_a"
+        "dependency cycle: terraform_data.n_a -> terraform_data.n_b -> terraform_data.n_c"
+        " -> terraform_data.n_a"
     )
 
 
