@@ -95,8 +95,10 @@ def seed() -> None:
 def _add_domain_groups() -> None:
     """Domain command groups live with their domains; the one CLI root attaches them."""
     from app.sandbox.cli import sandbox
+    from app.terraform.cli import catalog
 
     main.add_command(sandbox)
+    main.add_command(catalog)
 
 
 _add_domain_groups()
