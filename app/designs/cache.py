@@ -1,6 +1,7 @@
 """Read caches for designs, versions and templates, and ETag helpers.
 
-Entries hold finished JSON response bodies. Keys carry what makes them immutable: a design entry
+Entries hold finished JSON response bodies, in a process-local LRU backed by the shared store
+(so one process's fill serves the others). Keys carry what makes them immutable: a design entry
 is keyed by the design's ``revision`` (read from the database on every request, during the
 permission check), a version by its number, a template by its revision. A write bumps the
 revision in its transaction, so the next read can never find a stale entry; writers still delete
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from litestar.stores.base import Store
 
 log = logging.getLogger("board3.designs.cache")
 
 TTL_SECONDS = 3600
+LOCAL_MAX_BYTES = 64 * 1024 * 1024
 
 
 def design_key(design_id: uuid.UUID, revision: int) -> str:
@@ -50,21 +53,68 @@ def etag_matches(if_none_match: str | None, current: str) -> bool:
     return False
 
 
+class LocalBodies:
+    """A small in-process LRU in front of the shared store, bounded by total bytes.
+
+    Safe only because every key names an immutable representation (a revision or a version
+    number): an entry can be evicted early but never be wrong.
+    """
+
+    def __init__(self, max_bytes: int = LOCAL_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        body = self._items.get(key)
+        if body is not None:
+            self._items.move_to_end(key)
+        return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
+        self._items[key] = body
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, evicted = self._items.popitem(last=False)
+            self.size -= len(evicted)
+
+    def discard(self, key: str) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
+
+
 @dataclass(frozen=True, slots=True)
 class BodyCache:
-    """The ``cache`` store, failing open: an unreachable cache means a database read, not an error."""
+    """Response bodies: the process-local LRU, then the shared ``cache`` store (Redis in production).
+
+    Fails open: an unreachable store means a database read, not an error.
+    """
 
     store: Store
     ttl: int = TTL_SECONDS
+    local: LocalBodies = field(default_factory=LocalBodies)
 
     async def get(self, key: str) -> bytes | None:
+        body = self.local.get(key)
+        if body is not None:
+            return body
         try:
-            return await self.store.get(key)
+            body = await self.store.get(key)
         except Exception as exc:
             log.warning("cache read failed: %s", exc)
             return None
+        if body is not None:
+            self.local.put(key, body)
+        return body
 
     async def set(self, key: str, body: bytes) -> None:
+        self.local.put(key, body)
         try:
             await self.store.set(key, body, expires_in=self.ttl)
         except Exception as exc:
@@ -72,6 +122,7 @@ class BodyCache:
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
+            self.local.discard(key)
             try:
                 await self.store.delete(key)
             except Exception as exc:
