@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from msgpack import ExtType
 from tf import schema as tfschema
 from tf import types as tftypes
 from tf.blocks import SetNestedBlock
@@ -83,8 +84,14 @@ def tf_schema(spec: TypeSpec) -> tfschema.Schema:
     )
 
 
+def _unknown(value: Any) -> bool:
+    """Terraform's unknown values: the plain one, and (Terraform >= 1.6) unknowns with refinements,
+    msgpack extension 12, which the ``tf`` framework hands over as a raw ``ExtType``."""
+    return value is Unknown or isinstance(value, ExtType)
+
+
 def _is_known(value: Any) -> bool:
-    if value is Unknown:
+    if _unknown(value):
         return False
     if isinstance(value, list):
         return all(_is_known(v) for v in value)
@@ -148,7 +155,7 @@ class SandboxProvider(Provider):
 
     def validate_config(self, diags: Diagnostics, config: Config) -> None:
         value = config.get("store_path")
-        if value is not None and value is not Unknown and not str(value).strip():
+        if value is not None and not _unknown(value) and not str(value).strip():
             diags.add_error("Invalid store_path", "store_path must not be empty.", path=["store_path"])
 
     def configure_provider(self, diags: Diagnostics, config: Config) -> None:
@@ -168,7 +175,7 @@ class SandboxProvider(Provider):
 
 
 def _plain(value: Any) -> Any:
-    if value is Unknown:
+    if _unknown(value):
         return None
     if isinstance(value, list):
         return [_plain(v) for v in value]

@@ -6,6 +6,6 @@ variable "cidr_block" {
 
 variable "zones" {
   type        = list(string)
-  default     = ["zone-a", "zone-b"]
+  default     = ["sandbox-1a", "sandbox-1b"]
   description = "One subnet is created in each zone."
 }

@@ -7,6 +7,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,16 @@ def test_runs_without_any_network(
     assert len(store.resources()) == 10
     ip = subprocess.run(["unshare", "-n", "cat", "/proc/net/dev"], capture_output=True, text=True).stdout
     assert "eth" not in ip  # the namespace really had no external interface
+
+
+@pytest.mark.slow
+def test_values_unknown_until_apply_pass_validation(terraform: Terraform) -> None:
+    """Values computed from module inputs reach the provider as refined unknowns (msgpack ext 12)."""
+    module = Path(__file__).resolve().parents[2] / "terraform_modules" / "sandbox_network"
+    shutil.copytree(module, terraform.workdir / "net")
+    terraform.write('module "net" {\n  source     = "./net"\n  cidr_block = "10.30.0.0/16"\n}\n', "main.tf")
+    terraform.init()
+    assert "The configuration is valid" in terraform.run("validate", "-no-color").stdout
+    terraform.apply()
+    subnets = terraform.run("state", "list").stdout.split()
+    assert sorted(subnets)[-2:] == ["module.net.sandbox_subnet.this[0]", "module.net.sandbox_subnet.this[1]"]
