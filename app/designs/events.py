@@ -92,14 +92,14 @@ async def stream(
         channels.start_subscription(channel_name(design_id)) as subscriber,
         subscriber.run_in_background(on_event, join=False),
     ):
-        yield ServerSentEventMessage(comment="connected", retry=3000)
+        yield ServerSentEventMessage(data=None, comment="connected", retry=3000)
         while True:
             try:
                 payload = await asyncio.wait_for(queue.get(), timeout=heartbeat)
             except TimeoutError:
                 if not await still_allowed():
                     return
-                yield ServerSentEventMessage(comment="keep-alive")
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
                 continue
             if _concerns_access(payload) and not await still_allowed():
                 return
