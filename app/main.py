@@ -38,6 +38,7 @@ from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated, exclusive
 from app.db.seed import run_seeds
+from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
 from app.lib.middleware import RequestIdMiddleware
@@ -46,6 +47,9 @@ from app.lib.ratelimit import make_rate_limiter
 from app.lib.redis import make_redis
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
+from app.states.controller import StatesController
+from app.states.keys import KeyCheckFailed, check_keyring
+from app.states.protocol import TerraformBackendController, wrap_asgi
 
 log = logging.getLogger("board3")
 
@@ -92,6 +96,11 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="templates", description="The template catalogue and organization templates"),
             Tag(name="collaboration", description="Shares and comments on designs"),
             Tag(name="health", description="Liveness, readiness and metrics"),
+            Tag(name="states", description="Terraform states: versions, locks, outputs, restore"),
+            Tag(
+                name="terraform-backend",
+                description="Terraform/OpenTofu `backend \"http\"` protocol: basic auth with an API key",
+            ),
         ],
     )
 
@@ -109,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores.get("revocations"),
         limiter,
     )
+    keyring = crypto.get_keyring()  # a malformed BOARD3_ENCRYPTION_KEYS fails here, before serving
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -116,6 +126,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await db_engine.start(engine, settings)
         try:
             await ensure_migrated()
+            try:
+                await check_keyring(keyring)
+            except KeyCheckFailed as exc:
+                log.critical("refusing to start: %s", exc)
+                raise
             if settings.seed_on_start:
                 async with exclusive():
                     await run_seeds()
@@ -141,9 +156,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignController,
         TemplateController,
         CollaborationController,
+        TerraformBackendController,
+        StatesController,
     ]
     cors = CORSConfig(allow_origins=settings.server.cors_origins) if settings.server.cors_origins else None
-    return Litestar(
+    application = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware, prometheus.middleware, auth],
@@ -160,6 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    wrap_asgi(application)  # Terraform's LOCK/UNLOCK methods, rewritten before routing
+    return application
 
 
 __all__ = ["VERSION", "create_app"]

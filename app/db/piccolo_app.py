@@ -13,6 +13,7 @@ TABLE_MODULES = [
     "app.accounts.tables",
     "app.activity.tables",
     "app.designs.tables",
+    "app.states.tables",
 ]
 
 APP_CONFIG = AppConfig(

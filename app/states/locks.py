@@ -1,0 +1,145 @@
+"""State locks: one conditional UPDATE decides every race, in the database.
+
+``UPDATE states SET lock_id = :id ... WHERE id = :state AND lock_id IS NULL`` takes the lock; the
+release is ``... WHERE lock_id = :id``. Under PostgreSQL's row locks (and SQLite's single writer)
+exactly one of many concurrent LOCKs matches; every other caller reads the holder's lock info.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.accounts.authz import Access, Principal
+from app.activity import service as audit
+from app.db import transaction
+from app.lib.clock import utcnow
+from app.lib.errors import BadRequest
+from app.states.common import StateLocked, ensure_state, find_state, load_state, lock_read, resolve
+from app.states.header import HeaderError, LockInfo, decode_lock_info, encode_lock_info
+from app.states.schemas import LockRead
+from app.states.tables import State
+
+_RACE_RETRIES = 5
+
+
+def _decode(body: bytes | bytearray) -> LockInfo:
+    try:
+        return decode_lock_info(body)
+    except HeaderError as exc:
+        raise BadRequest(str(exc), code="invalid-lock-info") from None
+
+
+async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> bytes:
+    """LOCK: take the lock for the holder in ``body``; 423 with the holder's info if taken."""
+    access = await resolve(principal, slug, name, "state:write")
+    info = _decode(body)
+    row = await ensure_state(access, name)
+    raw = encode_lock_info(info)
+    holder: dict[str, Any] | None = None
+    for _ in range(_RACE_RETRIES):
+        async with transaction():
+            taken = (
+                await State.update(
+                    {
+                        State.lock_id: info.id,
+                        State.lock_info: raw.decode(),
+                        State.locked_by: principal.label[:320],
+                        State.locked_by_id: principal.user_id or principal.id,
+                        State.locked_at: utcnow(),
+                    },
+                    use_auto_update=False,
+                )
+                .where((State.id == row["id"]) & State.lock_id.is_null())
+                .returning(State.id)
+            )
+            if taken:
+                await _audit(access, "state.lock", row, info.id, info.operation)
+                return raw
+        holder = await find_state(access, name)
+        if holder is not None and holder["lock_id"]:
+            raise StateLocked(holder)
+        # The holder released between our UPDATE and the read: try again.
+    assert holder is not None
+    raise StateLocked(holder)
+
+
+async def unlock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> None:
+    """UNLOCK: release the lock of the holder in ``body``. An empty body is ``terraform
+    force-unlock`` (it never sends the id) and needs ``state:admin``."""
+    access = await resolve(principal, slug, name, "state:write")
+    if not bytes(body).strip():
+        access.require("state:admin")
+        await force_unlock_access(access, name)
+        return
+    info = _decode(body)
+    row = await load_state(access, name)
+    async with transaction():
+        released = await _release(row, info.id)
+        if released:
+            await _audit(access, "state.unlock", row, info.id, info.operation)
+            return
+    current = await load_state(access, name)
+    if current["lock_id"]:
+        raise StateLocked(current, f"lock {info.id} does not hold this state")
+    # Not locked at all: releasing is idempotent (a retried UNLOCK must not fail).
+
+
+async def _release(row: dict[str, Any], lock_id: str | None) -> bool:
+    where = State.id == row["id"]
+    where = where & (State.lock_id == lock_id if lock_id is not None else State.lock_id.is_not_null())
+    released = (
+        await State.update(
+            {
+                State.lock_id: None,
+                State.lock_info: None,
+                State.locked_by: None,
+                State.locked_by_id: None,
+                State.locked_at: None,
+            },
+            use_auto_update=False,
+        )
+        .where(where)
+        .returning(State.id)
+    )
+    return bool(released)
+
+
+async def force_unlock(principal: Principal, slug: str, name: str) -> LockRead | None:
+    """Remove whoever's lock (``state:admin``); returns the lock that was removed."""
+    access = await resolve(principal, slug, name, "state:admin")
+    return await force_unlock_access(access, name)
+
+
+async def force_unlock_access(access: Access, name: str) -> LockRead | None:
+    async with transaction():
+        row = await load_state(access, name, lock=True)
+        if not row["lock_id"]:
+            return None
+        previous = lock_read(row)
+        await _release(row, None)
+        await audit.record(
+            access.principal,
+            "state.force_unlock",
+            organization_id=access.organization_id,
+            object_type="state",
+            object_id=row["id"],
+            details={
+                "name": row["name"],
+                "lock_id": row["lock_id"],
+                "holder": row["locked_by"],
+                "operation": previous.operation if previous else "",
+                "who": previous.who if previous else "",
+            },
+        )
+    return previous
+
+
+async def _audit(access: Access, action: str, row: dict[str, Any], lock_id: str, operation: str) -> None:
+    await audit.record(
+        access.principal,
+        action,
+        organization_id=access.organization_id,
+        object_type="state",
+        object_id=row["id"],
+        details={"name": row["name"], "lock_id": lock_id, "operation": operation},
+    )

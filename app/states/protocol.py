@@ -1,0 +1,171 @@
+"""Terraform's ``http`` backend on ``/tf/{org}/{state}`` (thin routes over ``backend`` and ``locks``).
+
+LOCK and UNLOCK are not methods Litestar can route (its handlers accept only the standard HTTP
+methods), so ``TerraformMethods`` rewrites them before routing: LOCK/UNLOCK on ``/tf/{org}/{state}``
+or ``/tf/{org}/{state}/lock`` become POST/DELETE on ``.../lock``. Bodies are read here, chunked or
+not, up to the state size limit (413 past it), without an intermediate copy.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.response import Response
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from app.accounts.authz import Principal
+from app.config import get_settings
+from app.lib.errors import BadRequest, PayloadTooLarge
+from app.states import backend, locks
+from app.states.header import MAX_LOCK_BODY
+
+LOCK_METHODS = {"LOCK": "POST", "UNLOCK": "DELETE"}
+JSON = "application/json"
+
+LockId = Annotated[
+    str | None,
+    QueryParameter(name="ID", max_length=128, description="The lock id, when the writer holds the lock"),
+]
+ContentMD5 = Annotated[
+    str | None,
+    HeaderParameter(
+        name="content-md5", max_length=64, description="base64 MD5 of the body (checked if sent)"
+    ),
+]
+Force = Annotated[
+    bool,
+    QueryParameter(
+        description="Skip the lineage and serial checks (`state:admin`); an older serial is stored as "
+        "current + 1"
+    ),
+]
+
+
+class TerraformMethods:
+    """ASGI wrapper: route Terraform's LOCK/UNLOCK as POST/DELETE on ``/tf/{org}/{state}/lock``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = str(scope.get("method", ""))
+        if scope["type"] == "http" and method in LOCK_METHODS and scope["path"].startswith("/tf/"):
+            parts = scope["path"].split("/")
+            # ["", "tf", org, state] or ["", "tf", org, state, "lock"]
+            if len(parts) == 4 or (len(parts) == 5 and parts[4] == "lock"):
+                path = "/".join(parts[:4]) + "/lock"
+                rewritten: dict[str, Any] = dict(scope)
+                rewritten["state"] = {**scope.get("state", {}), "terraform_method": method}
+                rewritten["method"] = LOCK_METHODS[method]
+                rewritten["path"] = path
+                rewritten["raw_path"] = path.encode()
+                await self.app(rewritten, receive, send)  # type: ignore[arg-type]
+                return
+        await self.app(scope, receive, send)
+
+
+def wrap_asgi(app: Any) -> None:
+    """Install ``TerraformMethods`` in front of a Litestar app's router."""
+    app.asgi_handler = TerraformMethods(app.asgi_handler)
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int) -> bytearray:
+    """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``."""
+    too_large = PayloadTooLarge(
+        f"the body is larger than the limit of {limit} bytes",
+        code="payload-too-large",
+        extra={"limit": limit},
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            expected = int(declared)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number", code="bad-content-length") from None
+        if expected > limit:
+            raise too_large
+    buf = bytearray()
+    async for chunk in request.stream():
+        if len(buf) + len(chunk) > limit:
+            raise too_large
+        buf += chunk
+    return buf
+
+
+def _state_limit() -> int:
+    return get_settings().limits.max_state_bytes
+
+
+class TerraformBackendController(Controller):
+    """Terraform/OpenTofu ``backend "http"``: basic auth, password = API key."""
+
+    path = "/tf"
+    tags = ["terraform-backend"]
+    request_max_body_size = None  # bodies are bounded by read_body (BOARD3_MAX_STATE_BYTES)
+    security = [{"BasicAuth": []}, {"BearerToken": []}]
+
+    @get("/{org:str}/{name:str}", summary="Current state (Terraform http backend)")
+    async def read(
+        self, principal: NamedDependency[Principal], org: FromPath[str], name: FromPath[str]
+    ) -> Response[bytes]:
+        """200 with the current state document, 204 when the state has no version yet
+        (`state:read`). `Content-MD5` carries the base64 MD5 Terraform verifies."""
+        current = await backend.read_current(principal, org, name)
+        if current is None:
+            return Response(content=b"", status_code=204)
+        data, md5_hex = current
+        md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
+        return Response(content=data, status_code=200, media_type=JSON, headers={"Content-MD5": md5})
+
+    @post("/{org:str}/{name:str}", status_code=200, summary="Write a new state version")
+    async def write(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org: FromPath[str],
+        name: FromPath[str],
+        lock_id: LockId = None,
+        content_md5: ContentMD5 = None,
+        force: Force = False,
+    ) -> Response[bytes]:
+        """Stores the body as a new version (`state:write`; `?ID=` must be the holder's lock id when
+        locked, else 423 with the holder's lock info). Same serial and bytes: 200, nothing stored.
+        Older serial, other lineage, or same serial with other bytes: 409. Not a state: 400. Over
+        `BOARD3_MAX_STATE_BYTES`: 413. A refused write changes nothing."""
+        body = await read_body(request, _state_limit())
+        await backend.write_state(
+            principal, org, name, body, lock_id=lock_id, content_md5=content_md5, force=force
+        )
+        return Response(content=b"", status_code=200)
+
+    @post("/{org:str}/{name:str}/lock", status_code=200, summary="LOCK (also POST) the state")
+    async def lock(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org: FromPath[str],
+        name: FromPath[str],
+    ) -> Response[bytes]:
+        """Body: Terraform's lock info. 200 when taken; 423 with the holder's lock info otherwise
+        (`state:write`). Creates the state on first use."""
+        body = await read_body(request, MAX_LOCK_BODY)
+        info = await locks.lock(principal, org, name, body)
+        return Response(content=info, status_code=200, media_type=JSON)
+
+    @delete("/{org:str}/{name:str}/lock", status_code=200, summary="UNLOCK (also DELETE) the state")
+    async def unlock(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org: FromPath[str],
+        name: FromPath[str],
+    ) -> Response[bytes]:
+        """Body: the holder's lock info (releases; another id gets 423 with the holder's info).
+        An empty body is `terraform force-unlock` and needs `state:admin`."""
+        body = await read_body(request, MAX_LOCK_BODY)
+        await locks.unlock(principal, org, name, body)
+        return Response(content=b"", status_code=200)
