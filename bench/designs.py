@@ -6,8 +6,10 @@ Production mode, real processes: the script creates a PostgreSQL database and a 
 of its own, runs ``board3 migrate`` and ``board3 serve`` (one uvicorn process), starts a bare
 Litestar app serving a JSON body of the same size as the design (another process), and drives
 both from this process with keep-alive HTTP/1.1 connections. It prints requests/s, p50 and p99 for
-GET design (cached), GET version, POST version (a {nodes}-node canvas) and the ceiling, with the
-ratio of each to the ceiling. Everything it created is removed at the end.
+GET design (cached), GET version, POST version (a 200-node canvas, one node changed per save) and
+the ceiling, with the ratio of each to the ceiling. "auth floor" is an authenticated route doing no
+domain work (GET /api/v1/permissions): what the shared middleware stack alone costs. Everything the
+script created is removed at the end.
 
 Environment: BENCH_ADMIN_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/14).
@@ -253,7 +255,11 @@ async def run(args: argparse.Namespace) -> int:
             design_body = (await http.get(f"/api/v1/designs/{design_id}", headers=auth)).content
             writers = []
             for i in range(args.concurrency):
-                r = await http.post(f"/api/v1/orgs/{org}/designs", json={"name": f"writer-{i}"}, headers=auth)
+                r = await http.post(
+                    f"/api/v1/orgs/{org}/designs",
+                    json={"name": f"writer-{i}", "canvas": canvas_of(args.nodes)},
+                    headers=auth,
+                )
                 r.raise_for_status()
                 writers.append(r.json()["id"])
 
@@ -275,24 +281,29 @@ async def run(args: argparse.Namespace) -> int:
             b"",
         )
         post_headers = {**auth, "Content-Type": "application/json"}
-        # Each save edits one node (like a designer moving a box): the tag "rev" of node 0 changes.
+        # Each writer has its own design at version 1 (the full canvas); each save edits one node
+        # (the tag "rev" of node 0), like a designer changing one box, on top of the last version.
         template = json.dumps(
             {"canvas": canvas_of(args.nodes, "@REV@"), "base_version": 0, "message": "save"}
         ).encode()
 
         def post_version(w: int, i: int) -> tuple[str, str, dict[str, str], bytes]:
-            body = template.replace(b"@REV@", str(i + 1).encode()).replace(
-                b'"base_version": 0', b'"base_version": %d' % i
-            )
+            body = template.replace(b"@REV@", str(i + 1).encode())
+            body = body.replace(b'"base_version": 0', b'"base_version": %d' % (i + 1))
             return "POST", f"/api/v1/designs/{writers[w]}/versions", post_headers, body
 
         ceiling_req: RequestFactory = lambda w, i: ("GET", "/ceiling", {}, b"")  # noqa: E731
+        # The floor the foundation's middleware sets for any authenticated route (no domain work).
+        auth_floor: RequestFactory = lambda w, i: ("GET", "/api/v1/permissions", auth, b"")  # noqa: E731
         # Warm up (connections, caches, JIT-free but import-heavy paths).
         await load(port, get_design, args.concurrency, 1.0, {200})
         await load(ceiling_port, ceiling_req, args.concurrency, 1.0, {200})
         results = {
             "ceiling (bare Litestar JSON)": await load(
                 ceiling_port, ceiling_req, args.concurrency, args.duration, {200}
+            ),
+            "auth floor (GET /permissions)": await load(
+                port, auth_floor, args.concurrency, args.duration, {200}
             ),
             "GET design (cached)": await load(port, get_design, args.concurrency, args.duration, {200}),
             "GET version": await load(port, get_version, args.concurrency, args.duration, {200}),
