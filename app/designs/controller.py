@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar import Response as HttpResponse
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
@@ -26,8 +27,10 @@ from app.designs.schemas import (
     DesignStatus,
     DesignUpdate,
     DiffRead,
+    Problem,
     ResourcePage,
     RestoreRequest,
+    VersionConflict,
     VersionCreate,
     VersionPage,
     VersionRead,
@@ -51,7 +54,18 @@ IfMatch = Annotated[
         name="If-Match", max_length=1024, description="Apply only if the design still has this ETag"
     ),
 ]
-VersionNo = Annotated[int, QueryParameter(ge=0, le=2_000_000_000)]
+PROBLEM = "application/problem+json"
+NOT_MODIFIED = {304: ResponseSpec(None, description="Not modified: the `If-None-Match` ETag is current")}
+SAVE_RESPONSES = {
+    200: ResponseSpec(
+        VersionSummary, description="The canvas is identical to the current version: nothing written"
+    ),
+    409: ResponseSpec(VersionConflict, description="`base_version` is stale", media_type=PROBLEM),
+    413: ResponseSpec(Problem, description="Body or canvas beyond the limits", media_type=PROBLEM),
+    422: ResponseSpec(
+        Problem, description="Malformed canvas; `errors[].field` names the node or edge", media_type=PROBLEM
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +135,7 @@ class DesignController(Controller):
         design_id = await designs.create_design(principal, org, data)
         return cached_response(await designs.read_design(principal, deps.cache, design_id), HTTP_201_CREATED)
 
-    @get("/designs/{design_id:uuid}", summary="A design with its current canvas")
+    @get("/designs/{design_id:uuid}", summary="A design with its current canvas", responses=NOT_MODIFIED)
     async def get_design(
         self,
         principal: NamedDependency[Principal],
@@ -169,6 +183,7 @@ class DesignController(Controller):
         "/designs/{design_id:uuid}/versions",
         status_code=HTTP_201_CREATED,
         summary="Save the canvas as a new version",
+        responses=SAVE_RESPONSES,
     )
     async def save_version(
         self,
@@ -183,7 +198,11 @@ class DesignController(Controller):
         summary, created = await versions.save_version(principal, deps.cache, deps.events, design_id, data)
         return HttpResponse(summary, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @get("/designs/{design_id:uuid}/versions/{number:int}", summary="One version with its canvas")
+    @get(
+        "/designs/{design_id:uuid}/versions/{number:int}",
+        summary="One version with its canvas",
+        responses=NOT_MODIFIED,
+    )
     async def get_version(
         self,
         principal: NamedDependency[Principal],
@@ -201,6 +220,7 @@ class DesignController(Controller):
         "/designs/{design_id:uuid}/versions/{number:int}/restore",
         status_code=HTTP_201_CREATED,
         summary="Make an old version current again (as a new version)",
+        responses={k: v for k, v in SAVE_RESPONSES.items() if k in (200, 409)},
     )
     async def restore_version(
         self,

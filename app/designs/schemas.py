@@ -390,6 +390,31 @@ class CommentPage(Response):
     next_cursor: str | None = None
 
 
+# --- errors (documentation of the problem+json bodies these routes return) ------------------------
+
+
+class FieldProblem(Response):
+    field: str
+    """JSON path of the offending value, e.g. ``canvas.nodes[3].id``."""
+    message: str
+
+
+class Problem(Response):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
+
+
+class VersionConflict(Problem, kw_only=True):
+    """409: ``base_version`` is not the current version; nothing was written."""
+
+    current_version: int
+
+
 # --- events ------------------------------------------------------------------------------------------
 
 
