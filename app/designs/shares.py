@@ -7,6 +7,7 @@ working at once, and an open event stream of that user is closed on the ``share.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -14,13 +15,13 @@ from app.accounts.authz import Principal
 from app.accounts.emails import normalize_email
 from app.accounts.tables import User
 from app.activity import service as audit
-from app.db import for_update, transaction
-from app.designs.access import design_access
+from app.db import for_update, is_unique_violation, transaction
+from app.designs.access import DesignAccess, design_access
 from app.designs.events import DesignEvents
 from app.designs.schemas import DesignSummary, ShareCreate, SharedDesign, SharedDesignPage, ShareRead
 from app.designs.tables import DesignShare
 from app.lib.clock import utcnow
-from app.lib.errors import FieldError, Forbidden, ValidationFailed, not_found
+from app.lib.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset
 
 _COLUMNS = (
@@ -79,17 +80,41 @@ async def share_design(
             "you cannot share a design with yourself", errors=[FieldError("email", "yourself")]
         )
     now = utcnow()
+    try:
+        share_id, created = await _upsert_share(principal, access, design_id, user["id"], email, data, now)
+    except Exception as exc:
+        if is_unique_violation(exc):  # two shares for the same user at the same moment
+            raise Conflict("the design was shared with this user concurrently; retry") from None
+        raise
+    events.publish(
+        design_id, "share.changed", principal, {"user_id": str(user["id"]), "permission": data.permission}
+    )
+    row = await DesignShare.select(*_COLUMNS).where(DesignShare.id == share_id).first()
+    if row is None:  # revoked between the commit and this read
+        raise not_found("share")
+    return _read(row), created
+
+
+async def _upsert_share(
+    principal: Principal,
+    access: DesignAccess,
+    design_id: uuid.UUID,
+    user_id: uuid.UUID,
+    email: str,
+    data: ShareCreate,
+    now: dt.datetime,
+) -> tuple[uuid.UUID, bool]:
     async with transaction():
         existing = await for_update(
             DesignShare.select(DesignShare.id, DesignShare.permission).where(
-                (DesignShare.design == design_id) & (DesignShare.user == user["id"])
+                (DesignShare.design == design_id) & (DesignShare.user == user_id)
             )
         ).first()
         if existing is None:
             share = DesignShare(
                 organization=access.organization_id,
                 design=design_id,
-                user=user["id"],
+                user=user_id,
                 permission=data.permission,
                 created_by=principal.user_id,
                 created_at=now,
@@ -108,15 +133,9 @@ async def share_design(
             organization_id=access.organization_id,
             object_type="design",
             object_id=design_id,
-            details={"user_id": str(user["id"]), "email": email, "permission": data.permission},
+            details={"user_id": str(user_id), "email": email, "permission": data.permission},
         )
-    events.publish(
-        design_id, "share.changed", principal, {"user_id": str(user["id"]), "permission": data.permission}
-    )
-    row = await DesignShare.select(*_COLUMNS).where(DesignShare.id == share_id).first()
-    if row is None:  # revoked between the commit and this read
-        raise not_found("share")
-    return _read(row), created
+    return share_id, created
 
 
 async def revoke_share(

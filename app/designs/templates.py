@@ -31,7 +31,7 @@ from app.designs.schemas import (
 from app.designs.tables import DesignVersion, Template
 from app.designs.versions import PreparedCanvas, canvas_limits, prepare_canvas
 from app.lib.clock import utcnow
-from app.lib.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
+from app.lib.errors import AppError, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset
 
 log = logging.getLogger("board3.designs.templates")
@@ -134,10 +134,17 @@ async def list_templates(
         if pattern:
             query = query.where(Template.name.ilike(f"%{pattern}%"))
     keyset = Keyset(Template.name, Template.id, descending=False)
-    rows = await keyset.apply(query, cursor, limit if not tag else limit * 10).output(load_json=True)
-    if tag:  # tags are a small JSON list: filter here rather than with engine-specific JSON SQL
-        rows = [r for r in rows if tag in (r["tags"] or [])][: limit + 1]
-    page, next_cursor = keyset.page(rows, limit)
+    if not tag:
+        rows = await keyset.apply(query, cursor, limit).output(load_json=True)
+    else:  # tags are a small JSON list: filter here rather than with engine-specific JSON SQL
+        rows = []
+        while len(rows) <= limit:
+            batch = await keyset.apply(query, cursor, 200).output(load_json=True)
+            rows += [r for r in batch if tag in (r["tags"] or [])]
+            if len(batch) <= 200:
+                break
+            cursor = keyset.page(batch, 200)[1]
+    page, next_cursor = keyset.page(rows[: limit + 1], limit)
     return TemplatePage(items=[_summary(r) for r in page], next_cursor=next_cursor)
 
 
@@ -232,7 +239,7 @@ async def delete_template(principal: Principal, cache: BodyCache, template_id: u
         raise Forbidden("built-in templates cannot be deleted")
     try:
         access = await access_for_org(principal, org_id=row["organization"], permission="design:write")
-    except Exception:
+    except AppError:
         raise Forbidden("only the publishing organization can delete this template") from None
     async with transaction():
         await Template.delete().where(Template.id == template_id)
