@@ -46,21 +46,22 @@ SUMMARY_COLUMNS = (
 )
 
 
-def summary_from_row(row: dict[str, Any]) -> DesignSummary:
+def summary_from_row(row: dict[str, Any], prefix: str = "") -> DesignSummary:
+    """A summary from a row of ``SUMMARY_COLUMNS`` (``prefix``: reached through a foreign key)."""
     return DesignSummary(
-        id=row["id"],
-        organization=row["organization.slug"],
-        organization_id=row["organization"],
-        name=row["name"],
-        description=row["description"],
-        cloud_provider=row["cloud_provider"],
-        status=row["status"],
-        template_id=row["template"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        current_version=row["current_version"],
-        content_hash=row["current_hash"],
+        id=row[prefix + "id"],
+        organization=row[prefix + "organization.slug"],
+        organization_id=row[prefix + "organization"],
+        name=row[prefix + "name"],
+        description=row[prefix + "description"],
+        cloud_provider=row[prefix + "cloud_provider"],
+        status=row[prefix + "status"],
+        template_id=row[prefix + "template"],
+        created_by=row[prefix + "created_by"],
+        created_at=row[prefix + "created_at"],
+        updated_at=row[prefix + "updated_at"],
+        current_version=row[prefix + "current_version"],
+        content_hash=row[prefix + "current_hash"],
     )
 
 

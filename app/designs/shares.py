@@ -17,8 +17,9 @@ from app.accounts.tables import User
 from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
 from app.designs.access import DesignAccess, design_access
+from app.designs.designs import summary_from_row
 from app.designs.events import DesignEvents
-from app.designs.schemas import DesignSummary, ShareCreate, SharedDesign, SharedDesignPage, ShareRead
+from app.designs.schemas import ShareCreate, SharedDesign, SharedDesignPage, ShareRead
 from app.designs.tables import DesignShare
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
@@ -193,21 +194,7 @@ async def shared_with_me(principal: Principal, cursor: str | None, limit: int) -
     page, next_cursor = keyset.page(rows, limit)
     items = [
         SharedDesign(
-            design=DesignSummary(
-                id=r["design.id"],
-                organization=r["design.organization.slug"],
-                organization_id=r["design.organization"],
-                name=r["design.name"],
-                description=r["design.description"],
-                cloud_provider=r["design.cloud_provider"],
-                status=r["design.status"],
-                template_id=r["design.template"],
-                created_by=r["design.created_by"],
-                created_at=r["design.created_at"],
-                updated_at=r["design.updated_at"],
-                current_version=r["design.current_version"],
-                content_hash=r["design.current_hash"],
-            ),
+            design=summary_from_row(r, prefix="design."),
             permission=r["permission"],
             shared_at=r["created_at"],
         )
