@@ -95,10 +95,12 @@ def seed() -> None:
 def _add_domain_groups() -> None:
     """Domain command groups live with their domains; the one CLI root attaches them."""
     from app.sandbox.cli import sandbox
+    from app.states.cli import keys
     from app.terraform.cli import catalog
 
     main.add_command(sandbox)
     main.add_command(catalog)
+    main.add_command(keys)
 
 
 _add_domain_groups()
