@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import msgspec
+
 from app.designs.canvas import Canvas, Edge, Node
 from app.designs.schemas import CanvasDiff, NodeChange, NodeSnapshot, PropertyChange, ValueChange
 
@@ -27,14 +29,13 @@ def _snapshot(node: Node) -> NodeSnapshot:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """JSON equality: ``1 == 1.0 == True`` in Python, but not in JSON, so compare types too."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    """JSON equality: ``1``, ``1.0`` and ``true`` are equal in Python but not in JSON, so compare the
+    canonical encodings (which also keeps arbitrarily deep values off the Python stack)."""
+    return _encode(a) == _encode(b)
+
+
+def _encode(value: Any) -> bytes:
+    return msgspec.json.encode(value, order="sorted")
 
 
 def _property_changes(old: dict[str, Any], new: dict[str, Any]) -> list[PropertyChange]:

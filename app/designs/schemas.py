@@ -181,15 +181,16 @@ class NodeSnapshot(Response):
     parent: str | None = None
 
 
-class NodeChange(Response):
-    """A node present in both versions whose content differs; unchanged aspects are omitted."""
+class NodeChange(Response, omit_defaults=True):
+    """A node present in both versions whose content differs. ``type``, ``name``, ``parent`` and
+    ``position`` appear only when they changed; ``properties`` lists the changed properties."""
 
     id: str
+    properties: list[PropertyChange]
     type: ValueChange | None = None
     name: ValueChange | None = None
     parent: ValueChange | None = None
     position: ValueChange | None = None
-    properties: list[PropertyChange] = msgspec.field(default_factory=list)
 
 
 class DiffSummary(Response):

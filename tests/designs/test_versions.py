@@ -221,3 +221,31 @@ async def test_versions_are_immutable_in_the_database(client, api):
         await DesignVersion.update({DesignVersion.message: "rewritten"}).where(
             DesignVersion.design == design["id"]
         )
+
+
+async def test_diff_of_deeply_nested_properties(client, api):
+    """Values as deep as the JSON decoder accepts are stored and diffed (no recursion failure)."""
+    owner = await api.register("vdeep")
+    design = await create_design(client, owner)
+    for base, leaf in ((0, "1"), (1, "2")):
+        deep = "[" * 900 + leaf + "]" * 900
+        body = (
+            '{"canvas": {"nodes": [{"id": "a", "type": "terraform_data", "name": "a", "properties": {"input": '
+            + deep
+            + '}}], "edges": []}, "base_version": '
+            + str(base)
+            + "}"
+        )
+        r = await client.post(
+            f"/api/v1/designs/{design['id']}/versions",
+            content=body.encode(),
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+    r = await client.get(
+        f"/api/v1/designs/{design['id']}/diff", params={"from": 1, "to": 2}, headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    (change,) = r.json()["nodes_changed"]
+    assert set(change) == {"id", "properties"}  # unchanged aspects are omitted
+    assert [p["key"] for p in change["properties"]] == ["input"]
