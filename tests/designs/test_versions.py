@@ -230,11 +230,8 @@ async def test_diff_of_deeply_nested_properties(client, api):
     for base, leaf in ((0, "1"), (1, "2")):
         deep = "[" * 900 + leaf + "]" * 900
         body = (
-            '{"canvas": {"nodes": [{"id": "a", "type": "terraform_data", "name": "a", "properties": {"input": '
-            + deep
-            + '}}], "edges": []}, "base_version": '
-            + str(base)
-            + "}"
+            '{"canvas": {"nodes": [{"id": "a", "type": "terraform_data", "name": "a", '
+            '"properties": {"input": ' + deep + '}}], "edges": []}, "base_version": ' + str(base) + "}"
         )
         r = await client.post(
             f"/api/v1/designs/{design['id']}/versions",
