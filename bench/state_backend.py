@@ -1,0 +1,331 @@
+"""Benchmark of the Terraform state backend against a real `board3 serve` in production mode.
+
+    .venv/bin/python bench/state_backend.py [--quick]
+
+Creates a PostgreSQL database of its own (dropped at the end), migrates it, starts `board3 serve`
+on a free port with DATABASE_URL and REDIS_URL, and prints:
+  * POST then GET of valid states of 100 KB, 1 MB, 10 MB and 50 MB: median latencies, MB/s, and
+    the server's peak RSS during the POST (VmHWM of the process, reset before each request);
+  * the floor: PostgreSQL alone (asyncpg) writing and reading the same bytes in a bytea column;
+  * LOCK+UNLOCK pairs per second from 1 client and from 64 concurrent clients;
+  * `terraform apply` of 200 terraform_data resources through Board3 vs the local backend.
+Targets: 50 MB round trip <= 1.5x the PostgreSQL floor; apply ratio <= 1.2; memory growth during a
+50 MB POST < 4x the state size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.states.terraform import Workspace, backend_block  # noqa: E402
+from tests.support.server import BOARD3, LiveServer  # noqa: E402
+
+ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+MB = 1024 * 1024
+SIZES = [("100 KB", 100 * 1024, 15), ("1 MB", MB, 9), ("10 MB", 10 * MB, 5), ("50 MB", 50 * MB, 3)]
+
+
+def make_state(target: int, serial: int = 1, lineage: str | None = None) -> bytes:
+    """A valid Terraform state of about ``target`` bytes made of terraform_data resources."""
+    lineage = lineage or str(uuid.uuid4())
+    per_resource = 560
+    count = max(1, target // per_resource)
+    resources = [
+        {
+            "mode": "managed",
+            "type": "terraform_data",
+            "name": f"r{i}",
+            "provider": 'provider["terraform.io/builtin/terraform"]',
+            "instances": [
+                {
+                    "schema_version": 0,
+                    "attributes": {
+                        "id": str(uuid.uuid4()),
+                        "input": {"value": os.urandom(24).hex(), "type": "string"},
+                        "output": {"value": os.urandom(24).hex(), "type": "string"},
+                        "triggers_replace": None,
+                    },
+                    "sensitive_attributes": [],
+                }
+            ],
+        }
+        for i in range(count)
+    ]
+    doc = {
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": serial,
+        "lineage": lineage,
+        "outputs": {},
+        "resources": resources,
+        "check_results": None,
+    }
+    return json.dumps(doc, indent=2).encode()
+
+
+def with_serial(body: bytes, serial: int) -> bytes:
+    """Same document, another serial (the header is at the top: a cheap byte replacement)."""
+    head, sep, tail = body.partition(b'"serial": ')
+    rest = tail[tail.index(b",") :]
+    return head + sep + str(serial).encode() + rest
+
+
+class Memory:
+    """Peak RSS of a process: VmHWM, reset through /proc/<pid>/clear_refs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def _field(self, name: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def rss(self) -> int:
+        return self._field("VmRSS")
+
+    def reset_peak(self) -> None:
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+
+    def peak(self) -> int:
+        return self._field("VmHWM")
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def pg_floor(url: str, body: bytes, rounds: int) -> tuple[float, float]:
+    """Median seconds for PostgreSQL alone to INSERT and to SELECT the same bytes."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id serial PRIMARY KEY, data bytea)")
+        writes, reads = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            row_id = await conn.fetchval("INSERT INTO bench_floor (data) VALUES ($1) RETURNING id", body)
+            writes.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            data = await conn.fetchval("SELECT data FROM bench_floor WHERE id = $1", row_id)
+            reads.append(time.perf_counter() - t)
+            assert len(data) == len(body)
+        await conn.execute("TRUNCATE bench_floor")
+        return statistics.median(writes), statistics.median(reads)
+    finally:
+        await conn.close()
+
+
+def account(url: str) -> tuple[str, str]:
+    r = httpx.post(
+        f"{url}/api/v1/auth/register",
+        json={
+            "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+            "password": "correct horse battery staple",
+            "name": "Bench",
+            "organization": f"bench {uuid.uuid4().hex[:6]}",
+        },
+    )
+    r.raise_for_status()
+    body = r.json()
+    key = httpx.post(
+        f"{url}/api/v1/orgs/{body['organization']['slug']}/api-keys",
+        json={"name": "bench"},
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
+    key.raise_for_status()
+    return body["organization"]["slug"], key.json()["key"]
+
+
+def bench_sizes(server: LiveServer, db_url: str, org: str, key: str, quick: bool) -> list[dict]:
+    auth = httpx.BasicAuth("bench", key)
+    memory = Memory(server.process.pid if server.process else 0)
+    results = []
+    with httpx.Client(auth=auth, timeout=300) as http:
+        for label, size, rounds in SIZES:
+            rounds = min(rounds, 2) if quick else rounds
+            name = f"size-{label.replace(' ', '').lower()}"
+            url = f"{server.url}/tf/{org}/{name}"
+            base = make_state(size)
+            posts, gets, peaks = [], [], []
+            for serial in range(1, rounds + 1):
+                body = with_serial(base, serial)
+                baseline = memory.rss()
+                memory.reset_peak()
+                t = time.perf_counter()
+                r = http.post(url, content=body, headers={"Content-Type": "application/json"})
+                posts.append(time.perf_counter() - t)
+                peaks.append((memory.peak(), baseline))
+                assert r.status_code == 200, r.text
+                t = time.perf_counter()
+                got = http.get(url)
+                gets.append(time.perf_counter() - t)
+                assert got.status_code == 200 and got.content == body
+            floor_w, floor_r = asyncio.run(pg_floor(db_url, base, rounds))
+            post, get = statistics.median(posts), statistics.median(gets)
+            peak, baseline = max(peaks, key=lambda p: p[0] - p[1])
+            results.append(
+                {
+                    "label": label,
+                    "bytes": len(base),
+                    "post": post,
+                    "get": get,
+                    "round_trip": post + get,
+                    "mb_s": 2 * len(base) / MB / (post + get),
+                    "peak_rss": peak,
+                    "baseline_rss": baseline,
+                    "floor": floor_w + floor_r,
+                    "floor_w": floor_w,
+                    "floor_r": floor_r,
+                }
+            )
+    return results
+
+
+async def _lock_pairs(url: str, org: str, key: str, clients: int, pairs: int) -> float:
+    auth = httpx.BasicAuth("bench", key)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(auth=auth, limits=limits, timeout=60) as http:
+
+        async def one_client(i: int) -> None:
+            lock_url = f"{url}/tf/{org}/locks-{clients}-{i}/lock"
+            for _ in range(pairs):
+                info = {"ID": str(uuid.uuid4()), "Operation": "OperationTypePlan", "Who": f"bench{i}"}
+                r = await http.request("LOCK", lock_url, json=info)
+                assert r.status_code == 200, r.text
+                r = await http.request("UNLOCK", lock_url, json=info)
+                assert r.status_code == 200, r.text
+
+        await one_client(-1)  # create the states before timing
+        t = time.perf_counter()
+        await asyncio.gather(*(one_client(i) for i in range(clients)))
+        return clients * pairs / (time.perf_counter() - t)
+
+
+def terraform_config(count: int) -> str:
+    return "\n".join(f'resource "terraform_data" "r{i}" {{\n  input = "value-{i}"\n}}' for i in range(count))
+
+
+def bench_apply(server: LiveServer, org: str, key: str, runs: int) -> tuple[float, float]:
+    def timed(ws: Workspace) -> float:
+        t = time.perf_counter()
+        ws.apply("-parallelism=10")
+        return time.perf_counter() - t
+
+    local_times, board3_times = [], []
+    for run in range(runs):
+        local = Workspace()
+        remote = Workspace()
+        try:
+            local.write(terraform_config(200))
+            local.run("init", "-input=false", "-no-color")
+            remote.write(
+                backend_block(server.url, org, f"apply-{run}-{uuid.uuid4().hex[:6]}") + terraform_config(200)
+            )
+            remote.init(key)
+            local_times.append(timed(local))
+            board3_times.append(timed(remote))
+        finally:
+            local.cleanup()
+            remote.cleanup()
+    return statistics.median(local_times), statistics.median(board3_times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args()
+    if not shutil.which("terraform"):
+        print("terraform is not on PATH", file=sys.stderr)
+        return 2
+    name = f"board3_bench_{uuid.uuid4().hex[:8]}"
+    db_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    data_dir = tempfile.mkdtemp(prefix="board3-bench-")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": db_url,
+        "REDIS_URL": REDIS_URL,
+        "BOARD3_REDIS_PREFIX": f"b3bench{uuid.uuid4().hex[:6]}",
+        "BOARD3_DATA_DIR": data_dir,
+        "BOARD3_LOG_LEVEL": "WARNING",
+        "BOARD3_RATE_LIMIT_API": "10000000",
+        "BOARD3_RATE_LIMIT_AUTH": "100000",
+        "BOARD3_JWT_SECRET": "bench-" + "x" * 40,
+    }
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    server = None
+    try:
+        subprocess.run([str(BOARD3), "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+        server = LiveServer(env)
+        server.start()
+        org, key = account(server.url)
+        print(f"board3 serve (production mode: PostgreSQL + Redis), pid {server.process.pid}", flush=True)
+        sizes = bench_sizes(server, db_url, org, key, args.quick)
+        print("\nstate POST then GET (median)                          server memory during POST")
+        print(
+            f"{'size':>7} {'POST s':>8} {'GET s':>8} {'round s':>8} {'MB/s':>7} {'PG floor s':>10} "
+            f"{'ratio':>6}   {'base RSS':>9} {'peak RSS':>9} {'growth':>7}"
+        )
+        for r in sizes:
+            growth = r["peak_rss"] - r["baseline_rss"]
+            print(
+                f"{r['label']:>7} {r['post']:8.3f} {r['get']:8.3f} {r['round_trip']:8.3f} {r['mb_s']:7.1f} "
+                f"{r['floor']:10.3f} {r['round_trip'] / r['floor']:6.2f}   {r['baseline_rss'] / MB:7.0f}MB "
+                f"{r['peak_rss'] / MB:7.0f}MB {growth / r['bytes']:6.2f}x"
+            )
+        pairs_one = asyncio.run(_lock_pairs(server.url, org, key, 1, 50 if args.quick else 200))
+        pairs_many = asyncio.run(_lock_pairs(server.url, org, key, 64, 3 if args.quick else 10))
+        print(f"\nLOCK+UNLOCK pairs/s: 1 client {pairs_one:.0f}, 64 clients {pairs_many:.0f}")
+        local, board3 = bench_apply(server, org, key, 1 if args.quick else 3)
+        print(
+            f"terraform apply, 200 terraform_data (median): local backend {local:.2f}s, "
+            f"Board3 {board3:.2f}s, ratio {board3 / local:.2f}"
+        )
+        big = sizes[-1]
+        growth = (big["peak_rss"] - big["baseline_rss"]) / big["bytes"]
+        checks = [
+            ("50 MB round trip <= 1.5x PostgreSQL floor", big["round_trip"] / big["floor"] <= 1.5),
+            ("apply ratio <= 1.2", board3 / local <= 1.2),
+            (
+                "memory growth during 50 MB POST < 4x",
+                (big["peak_rss"] - big["baseline_rss"]) / big["bytes"] < 4,
+            ),
+        ]
+        print()
+        for label, ok in checks:
+            print(f"{'PASS' if ok else 'MISS'}  {label}")
+        return 0 if all(ok for _, ok in checks) else 1
+    finally:
+        if server is not None:
+            server.stop()
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())
