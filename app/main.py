@@ -31,13 +31,13 @@ from app.accounts.controller import (
 )
 from app.accounts.middleware import AuthMiddleware
 from app.activity.controller import AuditController
-from app.designs.collab_controller import CollaborationController, TemplateController
-from app.designs.controller import DesignController
 from app.config import Settings, get_settings
 from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated, exclusive
 from app.db.seed import run_seeds
+from app.designs.collab_controller import CollaborationController, TemplateController
+from app.designs.controller import DesignController
 from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
@@ -47,9 +47,11 @@ from app.lib.ratelimit import make_rate_limiter
 from app.lib.redis import make_redis
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
+from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.states.controller import StatesController
 from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, wrap_asgi
+from app.terraform.controller import CatalogController
 
 log = logging.getLogger("board3")
 
@@ -92,15 +94,16 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="auth", description="Accounts, tokens and sessions"),
             Tag(name="organizations", description="Organizations, members, roles and API keys"),
             Tag(name="audit", description="The append-only audit log"),
-            Tag(name="designs", description="Designs, immutable versions, graph diff, resources, live events"),
+            Tag(name="designs", description="Designs, immutable versions, diff, resources, live events"),
             Tag(name="templates", description="The template catalogue and organization templates"),
             Tag(name="collaboration", description="Shares and comments on designs"),
             Tag(name="health", description="Liveness, readiness and metrics"),
             Tag(name="states", description="Terraform states: versions, locks, outputs, restore"),
             Tag(
                 name="terraform-backend",
-                description="Terraform/OpenTofu `backend \"http\"` protocol: basic auth with an API key",
+                description='Terraform/OpenTofu `backend "http"` protocol: basic auth with an API key',
             ),
+            Tag(name="sandbox", description="The offline sandbox cloud console (with BOARD3_SANDBOX on)"),
         ],
     )
 
@@ -156,15 +159,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignController,
         TemplateController,
         CollaborationController,
+        CatalogController,
         TerraformBackendController,
         StatesController,
     ]
+    dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    if settings.sandbox_enabled:
+        route_handlers.append(SandboxController)
+        dependencies["sandbox_store"] = Provide(provide_sandbox_store)
     cors = CORSConfig(allow_origins=settings.server.cors_origins) if settings.server.cors_origins else None
     application = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware, prometheus.middleware, auth],
-        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[make_channels_plugin(redis, prefix)],
         stores=stores,
