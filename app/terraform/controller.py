@@ -101,7 +101,7 @@ def all_types(catalog: Catalog) -> list[ResourceTypeRead]:
                         property=r.property,
                         targets=list(r.targets),
                         attribute=r.attribute,
-                        list=r.is_list,
+                        is_list=r.is_list,
                         contains=r.contains,
                     )
                     for r in spec.references

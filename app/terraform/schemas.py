@@ -46,7 +46,8 @@ class ReferenceRead(Response, omit_defaults=True):
     property: Annotated[str, msgspec.Meta(examples=["vpc_id"])]
     targets: Annotated[list[str], msgspec.Meta(examples=[["aws_vpc"]])]
     attribute: Annotated[str, msgspec.Meta(examples=["id"])]
-    list: bool = False
+    is_list: bool = msgspec.field(default=False, name="list")
+    """Serialized as ``list``; named otherwise so it does not shadow the builtin in annotations."""
     contains: bool = False
 
 
