@@ -43,14 +43,16 @@ from app.lib import logging as app_logging
 from app.lib.health import HealthController
 from app.lib.middleware import RequestIdMiddleware
 from app.lib.problem import EXCEPTION_HANDLERS
-from app.lib.ratelimit import make_rate_limiter
+from app.lib.ratelimit import make_gate
 from app.lib.redis import make_redis
+from app.lib.runtime import freeze_startup_heap
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
 from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.states.controller import StatesController
 from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, wrap_asgi
+from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
 
 log = logging.getLogger("board3")
@@ -114,12 +116,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     prefix = settings.redis.prefix
     redis = make_redis(settings.redis.url) if settings.redis.url else None
     stores = make_store_registry(redis, prefix)
-    limiter = make_rate_limiter(redis, prefix)
+    gate = make_gate(redis, prefix)
     auth_service = AuthService(
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
-        stores.get("revocations"),
-        limiter,
+        gate,
     )
     keyring = crypto.get_keyring()  # a malformed BOARD3_ENCRYPTION_KEYS fails here, before serving
 
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if settings.seed_on_start:
                 async with exclusive():
                     await run_seeds()
+            get_catalog()  # load (and check) the resource catalog now, not on the first request
+            freeze_startup_heap()
             log.info(
                 "board3 started",
                 extra={"database": engine.engine_type, "redis": redis is not None, "version": VERSION},
@@ -176,9 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[make_channels_plugin(redis, prefix)],
         stores=stores,
-        state=State(
-            {"settings": settings, "redis": redis, "auth_service": auth_service, "rate_limiter": limiter}
-        ),
+        state=State({"settings": settings, "redis": redis, "auth_service": auth_service}),
         openapi_config=_openapi(),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,

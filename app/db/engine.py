@@ -36,10 +36,17 @@ def prepare_sqlite_file(path: str) -> None:
         conn.execute("PRAGMA synchronous=NORMAL")
 
 
+async def _keep_session(connection: Any) -> None:
+    """Pool release hook. asyncpg always rolls back an open transaction first; by default it then
+    runs ``RESET ALL; UNLISTEN *; CLOSE ALL; SELECT pg_advisory_unlock_all()`` — one more round
+    trip after every query. Board3 keeps no session state on pooled connections (its advisory
+    lock uses a connection of its own), so nothing is left to reset."""
+
+
 async def start(engine: Engine, settings: Settings) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(
-            min_size=settings.database.pool_min, max_size=settings.database.pool_max
+            min_size=settings.database.pool_min, max_size=settings.database.pool_max, reset=_keep_session
         )
     elif isinstance(engine, SQLiteEngine):
         prepare_sqlite_file(engine.path)

@@ -1,6 +1,6 @@
 """Store and channel factories: Redis-backed in production, in-memory in embedded mode.
 
-Named stores: ``cache`` (read caches), ``revocations`` (revoked sessions), ``ratelimit``.
+Named stores: ``cache`` (read caches). Rate limits and revocations live in ``app.lib.ratelimit``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from redis.asyncio import Redis
 
-STORE_NAMES = ("cache", "revocations", "ratelimit")
+STORE_NAMES = ("cache",)
 
 
 def make_store_registry(redis: Redis | None, prefix: str) -> StoreRegistry:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from app.lib.errors import BadRequest
 from app.lib.pagination import decode_cursor, encode_cursor
-from app.lib.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from app.lib.ratelimit import MemoryGate, RedisGate
 from app.lib.secrets import file_secret
 
 
@@ -28,15 +28,19 @@ def test_bad_cursors_are_400(cursor):
     assert info.value.errors[0].field == "query.cursor"
 
 
-async def test_memory_rate_limiter_windows():
-    limiter = MemoryRateLimiter()
+async def test_memory_gate_windows_and_marks():
+    limiter = MemoryGate()
     results = [await limiter.hit("k", 3, 60) for _ in range(5)]
     assert [r.allowed for r in results] == [True, True, True, False, False]
     assert results[0].remaining == 2 and 1 <= results[-1].retry_after <= 60
     assert (await limiter.hit("other", 3, 60)).allowed
+    await limiter.mark("session:s1", 60)
+    assert (await limiter.admit("caller", 3, 60, "session:s1")).revoked
+    admitted = await limiter.admit("caller", 3, 60, "session:s2")
+    assert not admitted.revoked and admitted.rate is not None and admitted.rate.remaining == 2
 
 
-async def test_redis_rate_limiter_is_atomic_under_concurrency():
+async def test_redis_gate_is_atomic_under_concurrency_and_honours_marks():
     import asyncio
 
     from redis.asyncio import Redis
@@ -45,12 +49,19 @@ async def test_redis_rate_limiter_is_atomic_under_concurrency():
 
     redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        limiter = RedisRateLimiter(redis, REDIS_PREFIX)
+        limiter = RedisGate(redis, REDIS_PREFIX)
         key = f"unit-{uuid.uuid4().hex}"
         results = await asyncio.gather(*(limiter.hit(key, 50, 60) for _ in range(200)))
         assert sum(r.allowed for r in results) == 50
         ttl = await redis.ttl(f"{REDIS_PREFIX}:rl:{key}")
         assert 0 < ttl <= 60
+        mark = f"session:{uuid.uuid4().hex}"
+        assert not (await limiter.admit(key + "x", 5, 60, mark)).revoked
+        await limiter.mark(mark, 30)
+        refused = await limiter.admit(key + "x", 5, 60, mark)
+        assert refused.revoked and refused.rate is None
+        assert int(await redis.get(f"{REDIS_PREFIX}:rl:{key}x")) == 1  # a refused request is not counted
+        assert 0 < await redis.ttl(f"{REDIS_PREFIX}:revoked:{mark}") <= 30
     finally:
         await redis.aclose()
 
