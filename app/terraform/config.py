@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from app.designs.canvas import Canvas, CanvasLimits
 from app.lib.errors import FieldError, ValidationFailed
 from app.terraform.catalog import Catalog, PropertySpec
@@ -76,11 +78,7 @@ def invalid(analysis: Analysis) -> DesignInvalid:
     return DesignInvalid(
         f"the design has {len(problems)} problem(s); fix them before generating Terraform",
         errors=errors,
-        extra={
-            "problems": [
-                {"code": p.code, "message": p.message, "node": p.node, "edge": p.edge} for p in problems
-            ]
-        },
+        extra={"problems": [msgspec.to_builtins(p) for p in problems]},  # as validate lists them
     )
 
 
