@@ -54,6 +54,7 @@ from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, wrap_asgi
 from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
+from app.terraform.design_routes import DesignTerraformController
 
 log = logging.getLogger("board3")
 
@@ -104,6 +105,10 @@ def _openapi() -> OpenAPIConfig:
             Tag(
                 name="terraform-backend",
                 description='Terraform/OpenTofu `backend "http"` protocol: basic auth with an API key',
+            ),
+            Tag(
+                name="terraform",
+                description="Validate designs, export Terraform (JSON, HCL, zip), diagrams, import",
             ),
             Tag(name="sandbox", description="The offline sandbox cloud console (with BOARD3_SANDBOX on)"),
         ],
@@ -163,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         TemplateController,
         CollaborationController,
         CatalogController,
+        DesignTerraformController,
         TerraformBackendController,
         StatesController,
     ]
