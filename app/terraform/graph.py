@@ -110,6 +110,8 @@ class AddressIndex:
     def resolve(self, parts: tuple[str, ...]) -> tuple[NodeInfo | None, str | None, str | None]:
         """``(node, problem_code, message)``: node when found; a problem when the reference
         clearly names something the design lacks; all None for names that are not references."""
+        if len(parts) < 2:  # a bare word (``depends_on = [aws_vpc]`` in an imported file)
+            return None, None, None
         root = parts[0]
         if root in _NON_NODE_ROOTS:
             return None, None, None

@@ -30,14 +30,14 @@ def import_state(state: bytes | str | dict[str, Any], catalog: Catalog) -> Impor
     nodes: list[Node] = []
     raw: dict[str, tuple[Node, dict[str, Any], list[str]]] = {}
     skipped_modules = 0
-    for res in doc.get("resources") or []:
+    for res in _list(doc.get("resources")):
         if not isinstance(res, dict) or res.get("mode") != "managed":
             continue
         if res.get("module"):
             skipped_modules += 1
             continue
         rtype, rname = str(res.get("type", "")), str(res.get("name", ""))
-        instances = [i for i in res.get("instances") or [] if isinstance(i, dict)]
+        instances = [i for i in _list(res.get("instances")) if isinstance(i, dict)]
         for inst in instances:
             key = inst.get("index_key")
             name = rname if key is None else _identifier(f"{rname}_{key}")
@@ -53,7 +53,7 @@ def import_state(state: bytes | str | dict[str, Any], catalog: Catalog) -> Impor
                     f"{address}: type {rtype} is not in the catalog; its attributes were not kept"
                 )
             nodes.append(node)
-            deps = [d for d in inst.get("dependencies") or [] if isinstance(d, str)]
+            deps = [d for d in _list(inst.get("dependencies")) if isinstance(d, str)]
             raw[address] = (node, attrs, deps)
             if key is not None and f"{rtype}.{rname}" not in raw:
                 raw[f"{rtype}.{rname}"] = (node, attrs, deps)
@@ -89,6 +89,11 @@ def _load(state: bytes | str | dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _list(value: Any) -> list[Any]:
+    """A list from the document, or nothing: a hand-edited state may hold any JSON anywhere."""
+    return value if isinstance(value, list) else []
+
+
 def _identifier(text: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]", "_", text)
     return name if re.match(r"^[A-Za-z_]", name) else f"r_{name}"
@@ -108,7 +113,7 @@ def _properties(attrs: dict[str, Any], ntype: NodeType | None, inst: dict[str, A
         return {}
     sensitive = {
         str(p[0].get("value"))
-        for p in (inst.get("sensitive_attributes") or [])
+        for p in _list(inst.get("sensitive_attributes"))
         if isinstance(p, list) and p and isinstance(p[0], dict)
     }
     props: dict[str, Any] = {}
