@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 
 import pytest
@@ -436,3 +437,45 @@ async def test_permissions(client, api):
     )
     assert r.status_code == 201, r.text
     assert (await client.post(import_url(owner.org_slug), json=body)).status_code == 401
+
+
+async def test_mangled_files_and_states_never_fail_the_server(client, api):
+    """Random edits of valid inputs: every answer is 201 or a 4xx problem, never a 5xx."""
+    owner = await api.register("impfuzz")
+    rng = random.Random(20261122)
+    alphabet = '{}[]()="$%\\\n #,.:?<>!*-+/${}%{}abc01'
+    sources = [
+        ("main.tf", MAIN_TF + OUTPUTS_TF),
+        (
+            "main.tf.json",
+            json.dumps({"resource": {"aws_vpc": {"m": {"cidr_block": "${var.x}"}}}, "variable": {"x": {}}}),
+        ),
+    ]
+    statuses = []
+    for i in range(120):
+        fname, text = sources[i % 2]
+        chars = list(text)
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(chars))
+            if rng.random() < 0.5:
+                del chars[pos]
+            else:
+                chars.insert(pos, rng.choice(alphabet))
+        r = await client.post(
+            import_url(owner.org_slug),
+            json={"name": f"fuzz-{i}", "files": {fname: "".join(chars)}},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201 or 400 <= r.status_code < 500, (r.status_code, r.text, "".join(chars))
+        statuses.append(r.status_code)
+    for i in range(40):
+        doc = json.loads(json.dumps(STATE))
+        res = doc["resources"][rng.randrange(len(doc["resources"]))]
+        key = rng.choice(["mode", "type", "name", "instances", "module"])
+        res[key] = rng.choice([None, 1, "", [], {}, ["x"], {"a": 1}, "aws_vpc", "managed", "x" * 300])
+        r = await client.post(
+            import_url(owner.org_slug), json={"name": f"sfuzz-{i}", "state": doc}, headers=owner.headers
+        )
+        assert r.status_code == 201 or 400 <= r.status_code < 500, (r.status_code, r.text, doc)
+        statuses.append(r.status_code)
+    assert 201 in statuses and 422 in statuses  # both outcomes were exercised
