@@ -17,7 +17,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
@@ -106,12 +106,12 @@ _IMPORT_FORM = Schema(
         **_IMPORT_COMMON,
         "files": Schema(
             type=OpenAPIType.ARRAY,
-            items=Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
+            items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
             description="One or more .tf / .tf.json files (any part name other than `state` works too)",
         ),
         "state": Schema(
             type=OpenAPIType.STRING,
-            format="binary",  # type: ignore[arg-type]
+            format=OpenAPIFormat.BINARY,
             description="A terraform.tfstate file. Not with Terraform files.",
         ),
     },
@@ -165,7 +165,7 @@ class ExportOperation(Operation):
             )
         )
         content["application/zip"] = OpenAPIMediaType(
-            schema=Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
+            schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
         )
 
 
@@ -325,21 +325,18 @@ async def _import_document(request: Request[Any, Any, Any]) -> bytes | dict[str,
     files: dict[str, str] = {}
     try:
         for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                raw = await value.read()
-                if key == "state":
-                    doc["state"] = imports.upload_state(raw)
-                    continue
+            if isinstance(value, UploadFile) and key != "state":
                 name = value.filename or key
                 if name in files:
                     raise ValidationFailed(
                         f"{name} is uploaded twice", errors=[FieldError(f"files.{name}", "uploaded twice")]
                     )
-                files[name] = imports.upload_text(name, raw)
+                files[name] = imports.upload_text(name, await value.read())
             elif key in doc:
                 raise ValidationFailed(f"{key} is given twice", errors=[FieldError(key, "given twice")])
             elif key == "state":
-                doc["state"] = imports.upload_state(value.encode())
+                raw = await value.read() if isinstance(value, UploadFile) else value.encode()
+                doc["state"] = imports.upload_state(raw)
             else:
                 doc[key] = value
     finally:

@@ -240,6 +240,11 @@ async def test_multipart_uploads(client, api):
         ({"name": "x", "colour": "red"}, [("files", ("a.tf", b"", "text/plain"))], "colour"),
         ({}, [("files", ("a.tf", b"", "text/plain"))], "name"),
         ({"name": "x", "files": "main.tf"}, [("files", ("a.tf", b"", "text/plain"))], "files"),
+        (
+            {"name": "x"},
+            [("state", ("a.tfstate", b"{}", "text/plain")), ("state", ("b.tfstate", b"{}", "text/plain"))],
+            "state",
+        ),
     ]
     before = await design_names(client, owner)
     for fields, files, field in cases:
