@@ -8,6 +8,7 @@ values; domain code never asks which mode it is in.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,26 @@ def _list(name: str) -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()] if raw else []
 
 
+# http(s)://host[:port][/path]: a DNS name, IPv4 or [IPv6] host; no credentials, query or fragment.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PUBLIC_URL = re.compile(
+    rf"https?://(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?",
+    re.ASCII,
+)
+
+
+def _public_url(name: str) -> str | None:
+    """An absolute http(s) base URL, without the trailing slash if one is given; None when unset."""
+    raw = _env(name)
+    if raw is None:
+        return None
+    match = _PUBLIC_URL.fullmatch(raw)
+    if match is None or int(match["port"] or 1) not in range(1, 65536):
+        raise ConfigError(f"{name} must be an http(s)://host[:port][/path] URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -61,6 +82,7 @@ class ServerSettings:
     log_level: str = "INFO"
     trusted_proxies: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)
+    public_url: str | None = None  # the address clients use (behind proxies); None: the request's
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,7 @@ def load_settings() -> Settings:
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
             cors_origins=_list("BOARD3_CORS_ORIGINS"),
+            public_url=_public_url("BOARD3_PUBLIC_URL"),
         ),
         database=DatabaseSettings(
             url=database_url,

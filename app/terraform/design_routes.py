@@ -240,9 +240,12 @@ class DesignTerraformController(Controller):
     ) -> HttpResponse[TerraformFiles]:
         """The design is validated first: 422 with every problem when it is invalid. The same version
         always gives the same bytes (`ETag` is their hash; `X-Design-Version` says which version).
-        The zip's `backend.tf` points at this server's state backend, state `design-<design id>` of
-        the design's organization; pass an API key as `-backend-config=password=...`."""
-        base_url = str(request.base_url).rstrip("/")
+        The zip's `backend.tf` points at this server's state backend (at `BOARD3_PUBLIC_URL` when set,
+        else the address the request reached), state `design-<design id>` of the design's
+        organization; pass an API key as `-backend-config=password=...`."""
+        base_url = exports.backend_base_url(
+            request.app.state.settings.server.public_url, str(request.base_url)
+        )
         return _response(
             await exports.export_terraform(principal, design_id, fmt, version, base_url, if_none_match)
         )

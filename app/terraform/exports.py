@@ -103,6 +103,15 @@ async def validate_design(
     return DesignValidation(valid=result.valid, problems=result.problems, design_id=design_id, version=number)
 
 
+def backend_base_url(public_url: str | None, request_base_url: str) -> str:
+    """The server address the zip's ``backend.tf`` points at.
+
+    ``BOARD3_PUBLIC_URL`` when it is set (a proxy may rewrite the Host header, so the address a request
+    arrived at is not necessarily the one Terraform can reach), else the request's base URL.
+    """
+    return (public_url or request_base_url).rstrip("/")
+
+
 def _generate(canvas: Canvas, fmt: ExportFormat, version: int, base_url: str, org: str, state: str) -> bytes:
     catalog, limits = get_catalog(), canvas_limits()
     if fmt == "json":

@@ -1,0 +1,57 @@
+"""Settings read from the environment: BOARD3_PUBLIC_URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import ConfigError, load_settings
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOARD3_DATA_DIR", str(tmp_path))
+    return monkeypatch
+
+
+def test_public_url_is_unset_by_default(env):
+    env.delenv("BOARD3_PUBLIC_URL", raising=False)
+    assert load_settings().server.public_url is None
+    env.setenv("BOARD3_PUBLIC_URL", "  ")
+    assert load_settings().server.public_url is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://board3.example.com", "https://board3.example.com"),
+        ("https://board3.example.com/", "https://board3.example.com"),
+        ("http://10.0.0.5:8080/board3/", "http://10.0.0.5:8080/board3"),
+        ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"),
+        (" http://localhost:8000 ", "http://localhost:8000"),
+    ],
+)
+def test_public_url_accepts_http_and_https_base_urls(env, value, expected):
+    env.setenv("BOARD3_PUBLIC_URL", value)
+    assert load_settings().server.public_url == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "board3.example.com",
+        "ftp://board3.example.com",
+        "https://",
+        "https://user:secret@board3.example.com",
+        "https://board3.example.com?x=1",
+        "https://board3.example.com/#top",
+        "https://board3.example.com:0",
+        "https://board3.example.com:70000",
+        "https://board3.example.com:",
+        "https://bad host",
+        'https://board3.example.com/"quoted"',
+    ],
+)
+def test_a_bad_public_url_is_a_config_error_naming_the_variable(env, value):
+    env.setenv("BOARD3_PUBLIC_URL", value)
+    with pytest.raises(ConfigError, match="BOARD3_PUBLIC_URL"):
+        load_settings()
