@@ -6,13 +6,14 @@ import random
 import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.designs.canvas import Canvas, Edge, Node
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from app.terraform.config import DesignInvalid
+from app.terraform.hclsyntax import META_KEYS
 from app.terraform.samples import aws_design, offline_design
 
 from .conftest import run_terraform, terraform_env, write_files
@@ -216,6 +217,9 @@ def test_hcl_means_the_same_as_json(catalog, make):
     )
 )
 def test_hcl_literals_parse_back_to_the_same_values(catalog, text: str):
+    # python-hcl2 reports blocks and positions under these keys, so a map key spelled exactly like
+    # one cannot be told apart when parsing back (a documented limitation of import).
+    assume(text not in META_KEYS)
     canvas = _literal_canvas(text)
     assert hcl_as_json(generate_hcl(canvas, catalog)) == json.loads(generate_json(canvas, catalog))
 
