@@ -7,15 +7,13 @@ listed in ``docs/terraform.md``.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
 
 from app.designs.canvas import Canvas, CanvasLimits, Edge, check_structure
-from app.terraform.catalog import Catalog, PropertySpec, property_spec
+from app.terraform.catalog import Catalog, property_spec
 from app.terraform.graph import (
     AddressIndex,
     Analysis,
@@ -36,47 +34,19 @@ from app.terraform.hclsyntax import (
     is_identifier,
     normalize_expression,
 )
-from app.terraform.schemas import Problem, ValidationResult
-from app.terraform.types import TypeError_, check_value, parse_type, value_depth_exceeds
-
-MAX_PROBLEMS = 1000
-MAX_VALUE_DEPTH = 32
-META_ARGUMENTS = frozenset(
-    {"count", "for_each", "provider", "provisioner", "connection", "lifecycle", "depends_on", "dynamic"}
+from app.terraform.node_checks import (
+    INDEX_RE,
+    MAX_VALUE_DEPTH,
+    RESERVED_VARIABLE_NAMES,
+    Collector,
+    check_module,
+    check_output,
+    check_resource,
+    check_variable,
+    contains_expr,
 )
-RESERVED_VARIABLE_NAMES = frozenset(
-    {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
-)
-VARIABLE_PROPERTIES = {
-    "type": "string",
-    "default": "any",
-    "description": "string",
-    "sensitive": "bool",
-    "nullable": "bool",
-}
-OUTPUT_PROPERTIES = {"value": "any", "description": "string", "sensitive": "bool"}
-_INDEX_RE = re.compile(r"\[(\d+)\]")
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.truncated = False
-
-    def add(self, code: str, message: str, *, node: str | None = None, edge: int | None = None) -> None:
-        if len(self.problems) >= MAX_PROBLEMS:
-            self.truncated = True
-            return
-        self.problems.append(Problem(node=node, edge=edge, code=code, message=message))
-
-    def finish(self) -> list[Problem]:
-        if self.truncated:
-            self.problems.append(
-                Problem(
-                    code="too-many-problems", message=f"only the first {MAX_PROBLEMS} problems are listed"
-                )
-            )
-        return self.problems
+from app.terraform.schemas import ValidationResult
+from app.terraform.types import value_depth_exceeds
 
 
 def validate(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None) -> ValidationResult:
@@ -87,7 +57,7 @@ def validate(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = Non
 
 def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None) -> Analysis:
     """Resolve and check a design (pure; never raises for any canvas)."""
-    out = _Collector()
+    out = Collector()
     structural = check_structure(canvas, limits or CanvasLimits())
     for sp in structural:
         _structural_problem(out, sp.field, sp.message, canvas)
@@ -140,13 +110,13 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
             continue
         set_by_edges = edge_set.get(info.node.id, {})
         if info.kind in ("resource", "data"):
-            _check_resource(out, info, set_by_edges)
+            check_resource(out, info, set_by_edges)
         elif info.kind == "module":
-            _check_module(out, info, set_by_edges)
+            check_module(out, info, set_by_edges)
         elif info.kind == "variable":
-            _check_variable(out, info)
+            check_variable(out, info)
         else:
-            _check_output(out, info, set_by_edges)
+            check_output(out, info, set_by_edges)
         _check_expressions(out, info, index, edge_pairs, analysis)
     for e in edges:
         if e.mode == "expression":
@@ -168,8 +138,8 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
 # --------------------------------------------------------------------------------------------
 
 
-def _structural_problem(out: _Collector, field: str, message: str, canvas: Canvas) -> None:
-    m = _INDEX_RE.search(field)
+def _structural_problem(out: Collector, field: str, message: str, canvas: Canvas) -> None:
+    m = INDEX_RE.search(field)
     idx = int(m.group(1)) if m else None
     if ".edges[" in field:
         out.add("dangling-edge", message, edge=idx)
@@ -184,7 +154,7 @@ def _structural_problem(out: _Collector, field: str, message: str, canvas: Canva
         out.add("invalid-canvas", message)
 
 
-def _check_name(out: _Collector, info: NodeInfo) -> None:
+def _check_name(out: Collector, info: NodeInfo) -> None:
     name = info.node.name
     if not is_identifier(name):
         out.add(
@@ -203,7 +173,7 @@ def _check_name(out: _Collector, info: NodeInfo) -> None:
 
 
 def _resolve_edges(
-    out: _Collector, canvas: Canvas, by_id: dict[str, NodeInfo], catalog: Catalog
+    out: Collector, canvas: Canvas, by_id: dict[str, NodeInfo], catalog: Catalog
 ) -> list[EdgeInfo]:
     resolved: list[EdgeInfo] = []
     for i, edge in enumerate(canvas.edges):
@@ -220,7 +190,7 @@ def _resolve_edges(
 
 
 def _resolve_edge(
-    out: _Collector, i: int, e: Edge, s: NodeInfo, t: NodeInfo, catalog: Catalog
+    out: Collector, i: int, e: Edge, s: NodeInfo, t: NodeInfo, catalog: Catalog
 ) -> EdgeInfo | None:
     a = e.attribute
     where = f"edge {label_of(s.node)} -> {label_of(t.node)}"
@@ -239,7 +209,7 @@ def _resolve_edge(
             bad("edge-not-allowed", "depends_on cannot name a variable")
             return None
         return EdgeInfo(i, e, s, t, "depends_on", None, t.address)
-    if a is not None and _contains_expr(s.node.properties.get(a)):
+    if a is not None and contains_expr(s.node.properties.get(a)):
         return EdgeInfo(i, e, s, t, "expression", a, t.address)
     if s.kind == "output":
         if t.kind == "module":
@@ -316,7 +286,7 @@ def _has_attribute(t: NodeInfo, attr: str) -> bool:
     return attr == "id" or attr in spec.attributes or attr in spec.properties or not spec.complete
 
 
-def _check_edge_conflicts(out: _Collector, edge_set: dict[str, dict[str, list[EdgeInfo]]]) -> None:
+def _check_edge_conflicts(out: Collector, edge_set: dict[str, dict[str, list[EdgeInfo]]]) -> None:
     for props in edge_set.values():
         for prop, es in props.items():
             singles = [e for e in es if e.mode != "list"]
@@ -334,227 +304,6 @@ def _check_edge_conflicts(out: _Collector, edge_set: dict[str, dict[str, list[Ed
 # --------------------------------------------------------------------------------------------
 # Node properties
 # --------------------------------------------------------------------------------------------
-
-
-def _check_resource(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
-    assert info.ntype is not None
-    spec = info.ntype.spec
-    node = info.node
-    label = label_of(node)
-    for name, value in node.properties.items():
-        if not is_identifier(name):
-            out.add("invalid-property-name", f"{label}: {name!r} is not a valid property name", node=node.id)
-            continue
-        if name in META_ARGUMENTS:
-            hint = " (draw an edge instead)" if name == "depends_on" else ""
-            out.add(
-                "reserved-property", f"{label}: {name!r} is a Terraform meta-argument{hint}", node=node.id
-            )
-            continue
-        if name in set_by_edges and not is_expr(value):
-            out.add(
-                "property-conflict",
-                f"{label}: {name!r} is given a value and is also set by an edge to "
-                f"{set_by_edges[name][0].target.address}",
-                node=node.id,
-            )
-        if _too_deep(out, label, name, value, node.id):
-            continue
-        prop = spec.properties.get(name)
-        if prop is None:
-            if spec.complete:
-                out.add("unknown-property", f"{label}: {node.type} has no property {name!r}", node=node.id)
-            continue
-        nested_set = {p.partition(".")[2] for p in set_by_edges if p.startswith(name + ".")}
-        _check_property(out, label, node.id, name, prop, value, spec.complete, nested_set)
-    for name, prop in spec.properties.items():
-        if not prop.required or node.properties.get(name) is not None or name in set_by_edges:
-            continue
-        if prop.block is not None and any(p.startswith(name + ".") for p in set_by_edges):
-            continue
-        what = "block" if prop.block else "property"
-        out.add(
-            "missing-required-property",
-            f"{label}: required {what} {name!r} is not set (give it a value or draw an edge that sets it)",
-            node=node.id,
-        )
-    for path in set_by_edges:
-        head, _, rest = path.partition(".")
-        if rest and head in node.properties and not _block_accepts(node.properties[head]):
-            out.add("wrong-type", f"{label}: {head!r} must be a block to receive {path!r}", node=node.id)
-
-
-def _block_accepts(value: Any) -> bool:
-    return value is None or isinstance(value, dict) or (isinstance(value, list) and bool(value))
-
-
-def _too_deep(out: _Collector, label: str, name: str, value: Any, node_id: str) -> bool:
-    if value_depth_exceeds(value, MAX_VALUE_DEPTH):
-        out.add(
-            "value-too-deep",
-            f"{label}: {name!r} is nested deeper than {MAX_VALUE_DEPTH} levels",
-            node=node_id,
-        )
-        return True
-    return False
-
-
-def _check_property(
-    out: _Collector,
-    label: str,
-    node_id: str,
-    path: str,
-    prop: PropertySpec,
-    value: Any,
-    complete: bool,
-    set_inside: set[str] | None = None,
-) -> None:
-    if value is None or is_expr(value):
-        return
-    if prop.block is None:
-        problem = check_value(value, parse_type(prop.type))
-        if problem is None and isinstance(value, float) and not math.isfinite(value):
-            problem = "not a finite number"
-        if problem:
-            out.add("wrong-type", f"{label}: {path}: {problem}", node=node_id)
-        return
-    if prop.block == "single":
-        elements = [value] if isinstance(value, dict) else None
-    else:
-        elements = value if isinstance(value, list) and all(isinstance(x, dict) for x in value) else None
-    if elements is None:
-        shape = "an object" if prop.block == "single" else "a list of objects"
-        out.add("wrong-type", f"{label}: {path}: block must be {shape}", node=node_id)
-        return
-    if prop.max_items is not None and len(elements) > prop.max_items:
-        out.add("wrong-type", f"{label}: {path}: at most {prop.max_items} block(s) allowed", node=node_id)
-    for k, element in enumerate(elements):
-        where = f"{path}[{k}]" if prop.block != "single" else path
-        for name, sub in element.items():
-            if is_expr(sub) and name == "":
-                continue
-            child = prop.properties.get(name)
-            if child is None:
-                if complete or not is_identifier(name):
-                    out.add("unknown-property", f"{label}: {where} has no property {name!r}", node=node_id)
-                continue
-            _check_property(out, label, node_id, f"{where}.{name}", child, sub, complete)
-        for name, child in prop.properties.items():
-            edge_set = k == 0 and set_inside is not None and name in set_inside
-            if child.required and element.get(name) is None and not edge_set:
-                out.add(
-                    "missing-required-property",
-                    f"{label}: {where}: required property {name!r} is not set",
-                    node=node_id,
-                )
-
-
-def _check_module(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
-    assert info.module is not None
-    node, mod = info.node, info.module
-    label = label_of(node)
-    for name, value in node.properties.items():
-        if name not in mod.inputs:
-            known = ", ".join(sorted(mod.inputs)) or "none"
-            out.add(
-                "unknown-module-input",
-                f"{label}: module {mod.name!r} has no input {name!r} (inputs: {known})",
-                node=node.id,
-            )
-            continue
-        if name in set_by_edges and not is_expr(value):
-            out.add(
-                "property-conflict",
-                f"{label}: input {name!r} has a value and is set by an edge",
-                node=node.id,
-            )
-        if _too_deep(out, label, name, value, node.id):
-            continue
-        try:
-            problem = check_value(value, parse_type(mod.inputs[name].type))
-        except TypeError_:
-            problem = None
-        if problem:
-            out.add("wrong-type", f"{label}: {name}: {problem}", node=node.id)
-    for name, spec in mod.inputs.items():
-        if spec.required and node.properties.get(name) is None and name not in set_by_edges:
-            out.add("missing-required-property", f"{label}: required input {name!r} is not set", node=node.id)
-
-
-def _check_fixed(out: _Collector, info: NodeInfo, allowed: dict[str, str]) -> None:
-    node = info.node
-    label = label_of(node)
-    for name, value in node.properties.items():
-        if name not in allowed:
-            out.add(
-                "unknown-property",
-                f"{label}: {node.type} has no property {name!r} (allowed: {', '.join(allowed)})",
-                node=node.id,
-            )
-            continue
-        if _too_deep(out, label, name, value, node.id):
-            continue
-        problem = check_value(value, parse_type(allowed[name]))
-        if problem:
-            out.add("wrong-type", f"{label}: {name}: {problem}", node=node.id)
-
-
-def _check_variable(out: _Collector, info: NodeInfo) -> None:
-    _check_fixed(out, info, VARIABLE_PROPERTIES)
-    props = info.node.properties
-    label = label_of(info.node)
-    for name, value in props.items():
-        if name in VARIABLE_PROPERTIES and _contains_expr(value):
-            out.add(
-                "invalid-expression",
-                f"{label}: {name} must be a literal value, not an expression",
-                node=info.node.id,
-            )
-            return
-    vtype = props.get("type")
-    if isinstance(vtype, str):
-        try:
-            ty = parse_type(vtype)
-        except TypeError_ as exc:
-            out.add("invalid-variable-type", f"{label}: {exc}", node=info.node.id)
-            return
-        default = props.get("default")
-        if default is not None and not value_depth_exceeds(default, MAX_VALUE_DEPTH):
-            problem = check_value(default, ty)
-            if problem:
-                out.add(
-                    "wrong-type",
-                    f"{label}: default does not match type {vtype}: {problem}",
-                    node=info.node.id,
-                )
-
-
-def _check_output(out: _Collector, info: NodeInfo, set_by_edges: dict[str, list[EdgeInfo]]) -> None:
-    _check_fixed(out, info, OUTPUT_PROPERTIES)
-    label = label_of(info.node)
-    has_value = "value" in info.node.properties
-    edges = set_by_edges.get("value", [])
-    if has_value and edges and not is_expr(info.node.properties["value"]):
-        out.add("property-conflict", f"{label}: has a value and an edge that sets it", node=info.node.id)
-    elif not has_value and not edges:
-        out.add(
-            "output-without-value",
-            f"{label}: give it a value or draw an edge to the node it shows",
-            node=info.node.id,
-        )
-
-
-def _contains_expr(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if is_expr(v):
-            return True
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,7 +327,7 @@ def _iter_exprs(value: Any) -> list[str]:
 
 
 def _check_expressions(
-    out: _Collector,
+    out: Collector,
     info: NodeInfo,
     index: AddressIndex,
     edge_pairs: set[tuple[str, str, str | None]],
@@ -622,7 +371,7 @@ def _check_expressions(
                     )
 
 
-def _check_cycles(out: _Collector, analysis: Analysis) -> None:
+def _check_cycles(out: Collector, analysis: Analysis) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(info.node.id for info in analysis.nodes)
     graph.add_edges_from((e.source.node.id, e.target.node.id) for e in analysis.edges)
