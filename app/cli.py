@@ -66,6 +66,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         proxy_headers=bool(settings.server.trusted_proxies),
         forwarded_allow_ips=",".join(settings.server.trusted_proxies) or None,
         timeout_graceful_shutdown=10,
+        # Longer than load balancers' usual 60 s idle timeout, so the balancer (or terraform's own
+        # connection pool) never reuses a connection at the moment the server closes it.
+        timeout_keep_alive=settings.server.keepalive_timeout,
     )
 
 

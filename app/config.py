@@ -82,6 +82,7 @@ class ServerSettings:
     log_level: str = "INFO"
     trusted_proxies: list[str] = field(default_factory=list)
     cors_origins: list[str] = field(default_factory=list)
+    keepalive_timeout: int = 75
     public_url: str | None = None  # the address clients use (behind proxies); None: the request's
 
 
@@ -163,6 +164,7 @@ def load_settings() -> Settings:
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
             cors_origins=_list("BOARD3_CORS_ORIGINS"),
+            keepalive_timeout=_int("BOARD3_KEEPALIVE_TIMEOUT", 75, minimum=1),
             public_url=_public_url("BOARD3_PUBLIC_URL"),
         ),
         database=DatabaseSettings(
