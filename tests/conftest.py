@@ -87,7 +87,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
         except Exception as exc:
             print(f"warning: could not drop test database {DB_NAME}: {exc}")
-        asyncio.run(_clear_redis())
+    # Some tests use Redis directly in either mode; everything they write is under REDIS_PREFIX.
+    asyncio.run(_clear_redis())
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
