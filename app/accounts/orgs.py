@@ -52,37 +52,41 @@ def org_read(org: Organization, role: str | None) -> OrganizationRead:
 
 
 async def create_organization_for(principal: Principal, name: str, slug: str | None) -> Organization:
-    """Create an organization owned by the principal's user (call inside a transaction)."""
+    """Create an organization owned by the principal's user. Call inside a transaction.
+
+    A taken slug is settled by the database (``ON CONFLICT DO NOTHING``), so two requests racing for
+    one name never abort the transaction; a derived slug then gets a random suffix.
+    """
     if principal.user_id is None:
         raise BadRequest("only users can create organizations")
-    candidates = [slug] if slug else [slugify(name)] + [f"{slugify(name)[:42]}-{secrets.token_hex(2)}"] * 3
+    base = slugify(name)
+    candidates = [slug] if slug else [base, *(f"{base[:42]}-{secrets.token_hex(3)}" for _ in range(5))]
     now = utcnow()
     for candidate in candidates:
-        if await Organization.exists().where(Organization.slug == candidate):
-            continue
         org = Organization(slug=candidate, name=name, created_by=principal.user_id, created_at=now)
-        try:
-            async with transaction():
-                await org.save()
-                await Member.insert(
-                    Member(organization=org.id, user=principal.user_id, role=OWNER_ROLE_ID, created_at=now)
-                )
-                await audit.record(
-                    principal,
-                    "organization.create",
-                    organization_id=org.id,
-                    object_type="organization",
-                    object_id=org.id,
-                    details={"slug": org.slug, "name": name},
-                )
-        except Exception as exc:
-            if is_unique_violation(exc):
-                continue
-            raise
-        return org
-    raise Conflict(
-        "this slug is already taken", errors=[FieldError("slug", "already taken")], code="slug-taken"
+        inserted = (
+            await Organization.insert(org)
+            .on_conflict(target=Organization.slug, action="DO NOTHING")
+            .returning(Organization.id)
+        )
+        if inserted:
+            break
+    else:
+        raise Conflict(
+            "this slug is already taken", errors=[FieldError("slug", "already taken")], code="slug-taken"
+        )
+    await Member.insert(
+        Member(organization=org.id, user=principal.user_id, role=OWNER_ROLE_ID, created_at=now)
     )
+    await audit.record(
+        principal,
+        "organization.create",
+        organization_id=org.id,
+        object_type="organization",
+        object_id=org.id,
+        details={"slug": org.slug, "name": name},
+    )
+    return org
 
 
 async def create_organization(principal: Principal, data: OrganizationCreate) -> OrganizationRead:

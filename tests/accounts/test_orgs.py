@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from app.accounts.orgs import slugify
 from tests.support.api import assert_problem
 
 
@@ -261,3 +262,41 @@ async def test_another_tenant_gets_404_on_every_org_route(client, api, credentia
     assert got["name"].startswith("victim org")
     members = (await client.get(f"/api/v1/orgs/{victim.org_slug}/members", headers=victim.headers)).json()
     assert [m["email"] for m in members] == [victim.email]
+
+
+async def test_organizations_created_at_once_with_one_name_get_distinct_slugs(client, api):
+    owner = await api.register("slugrace")
+    name = f"Race {uuid.uuid4().hex[:6]}"
+    results = await asyncio.gather(
+        *(client.post("/api/v1/orgs", json={"name": name}, headers=owner.headers) for _ in range(6))
+    )
+    assert [r.status_code for r in results] == [201] * 6
+    slugs = [r.json()["slug"] for r in results]
+    assert len(set(slugs)) == 6 and slugify(name) in slugs
+    # Racing for one explicit slug: one wins, the others are told it is taken; nothing half-made.
+    wanted = f"exact-{uuid.uuid4().hex[:8]}"
+    results = await asyncio.gather(
+        *(
+            client.post("/api/v1/orgs", json={"name": "X", "slug": wanted}, headers=owner.headers)
+            for _ in range(6)
+        )
+    )
+    assert sorted(r.status_code for r in results) == [201] + [409] * 5
+    mine = {o["slug"] for o in (await client.get("/api/v1/orgs", headers=owner.headers)).json()}
+    assert wanted in mine and len(mine) == 1 + 6 + 1
+
+
+async def test_taken_slugs_fall_back_to_fresh_random_suffixes(client, api, monkeypatch):
+    import app.accounts.orgs as orgs_module
+
+    owner = await api.register("suffix")
+    name = f"Suffix {uuid.uuid4().hex[:6]}"
+    base = slugify(name)
+    for slug in (base, f"{base}-aaaaaa"):
+        r = await client.post("/api/v1/orgs", json={"name": name, "slug": slug}, headers=owner.headers)
+        assert r.status_code == 201
+    tokens = iter(["aaaaaa", "aaaaaa", "bbbbbb", "cccccc", "dddddd"])
+    monkeypatch.setattr(orgs_module.secrets, "token_hex", lambda n: next(tokens))
+    r = await client.post("/api/v1/orgs", json={"name": name}, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["slug"] == f"{base}-bbbbbb"
