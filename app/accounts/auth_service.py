@@ -54,8 +54,29 @@ class Client:
     request_id: str | None
 
 
+def user_principal(user_id: uuid.UUID, email: str, session_id: uuid.UUID | None, client: Client) -> Principal:
+    return Principal(
+        kind="user",
+        id=user_id,
+        label=email,
+        user_id=user_id,
+        session_id=session_id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        request_id=client.request_id,
+    )
+
+
 def user_read(row: User) -> UserRead:
     return UserRead(id=row.id, email=row.email, name=row.name, created_at=row.created_at)
+
+
+def _email_taken() -> Conflict:
+    return Conflict(
+        "an account with this email already exists",
+        errors=[FieldError("email", "already registered")],
+        code="email-taken",
+    )
 
 
 class AuthService:
@@ -100,12 +121,8 @@ class AuthService:
         name = data.name.strip()
         if not name:
             raise ValidationFailed("name is blank", errors=[FieldError("name", "must not be blank")])
-        if await User.exists().where(User.email == email):
-            raise Conflict(
-                "an account with this email already exists",
-                errors=[FieldError("email", "already registered")],
-                code="email-taken",
-            )
+        if await User.exists().where(User.email == email):  # spare the argon2 hash
+            raise _email_taken()
         password_hash = await credentials.hash_password(data.password)
         org_name = (data.organization or f"{name}'s organization").strip() or f"{name}'s organization"
         now = utcnow()
@@ -113,7 +130,7 @@ class AuthService:
             async with transaction():
                 user = User(email=email, name=name, password_hash=password_hash, created_at=now)
                 await user.save()
-                principal = self._user_principal(user, None, client)
+                principal = user_principal(user.id, email, None, client)
                 await audit.record(
                     principal,
                     "user.register",
@@ -125,12 +142,8 @@ class AuthService:
                 org = await orgs.create_organization_for(principal, org_name, None)
                 pair, _ = await self._new_session(user, client, now)
         except Exception as exc:
-            if is_unique_violation(exc):
-                raise Conflict(
-                    "an account with this email already exists",
-                    errors=[FieldError("email", "already registered")],
-                    code="email-taken",
-                ) from None
+            if is_unique_violation(exc):  # registered by a concurrent request since the check
+                raise _email_taken() from None
             raise
         return RegisterResponse(
             user=user_read(user),
@@ -148,9 +161,9 @@ class AuthService:
         )
 
     async def login(self, data: LoginRequest, client: Client) -> TokenPair:
-        raw_email = normalize_email(data.email)
-        await self._limit(f"ip:{client.ip}", f"account:{raw_email}")
-        user = await User.objects().where(User.email == raw_email).first()
+        email = normalize_email(data.email)
+        await self._limit(f"ip:{client.ip}", f"account:{email}")
+        user = await User.objects().where(User.email == email).first()
         ok = await credentials.verify_password(user.password_hash if user else None, data.password)
         if user is None or not ok or not user.is_active:
             log.info("login failed", extra={"ip": client.ip})
@@ -159,7 +172,7 @@ class AuthService:
         async with transaction():
             pair, session_id = await self._new_session(user, client, now)
             await audit.record(
-                self._user_principal(user, session_id, client),
+                user_principal(user.id, user.email, session_id, client),
                 "user.login",
                 organization_id=None,
                 object_type="session",
@@ -213,8 +226,9 @@ class AuthService:
         now = utcnow()
         if row["session.revoked_at"] is not None or row["session.expires_at"] <= now:
             raise invalid
+        owner = user_principal(row["session.user"], row["session.user.email"], session_id, client)
         if row["used_at"] is not None:
-            await self._reuse_detected(session_id, row["session.user"], client)
+            await self._reuse_detected(owner)
             raise invalid
         new_refresh = credentials.new_secret(REFRESH_PREFIX)
         async with transaction():
@@ -223,18 +237,15 @@ class AuthService:
                 .where((RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null())
                 .returning(RefreshToken.id)
             )
-            if not claimed:
-                lost_race = True
-            else:
-                lost_race = False
+            if claimed:
                 await RefreshToken.insert(
                     RefreshToken(
                         session=session_id, token_hash=credentials.sha256_hex(new_refresh), created_at=now
                     )
                 )
                 await Session.update({Session.last_used_at: now}).where(Session.id == session_id)
-        if lost_race:
-            await self._reuse_detected(session_id, row["session.user"], client)
+        if not claimed:  # another request rotated it first: the same token was used twice
+            await self._reuse_detected(owner)
             raise invalid
         access, ttl = credentials.issue_access_token(
             self._secret,
@@ -246,25 +257,17 @@ class AuthService:
         )
         return TokenPair(access_token=access, refresh_token=new_refresh, expires_in=ttl)
 
-    async def _reuse_detected(self, session_id: uuid.UUID, user_id: uuid.UUID, client: Client) -> None:
+    async def _reuse_detected(self, owner: Principal) -> None:
         """A rotated refresh token came back: someone holds a copy. End the whole session."""
-        log.warning("refresh token reuse detected; session revoked", extra={"session_id": str(session_id)})
-        user = await User.objects().where(User.id == user_id).first()
-        principal = Principal(
-            kind="system",
-            id=uuid.UUID(int=0),
-            label="token-reuse-detector",
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
+        assert owner.session_id is not None
+        log.warning(
+            "refresh token reuse detected; session revoked", extra={"session_id": str(owner.session_id)}
         )
-        if user is not None:
-            principal = self._user_principal(user, session_id, client)
-        await self._revoke(session_id, "refresh_token_reuse", principal)
+        await self._revoke(owner.session_id, "refresh_token_reuse", owner)
 
     # --- sessions ---------------------------------------------------------------------------------
 
-    async def _revoke(self, session_id: uuid.UUID, reason: str, principal: Principal) -> bool:
+    async def _revoke(self, session_id: uuid.UUID, reason: str, principal: Principal) -> None:
         now = utcnow()
         async with transaction():
             changed = (
@@ -284,7 +287,6 @@ class AuthService:
         # Access tokens of this session die at once: every request checks this mark (it only has
         # to outlive the tokens, which expire by themselves).
         await self._gate.mark(f"session:{session_id}", self.security.access_token_ttl + 60)
-        return bool(changed)
 
     async def logout(self, principal: Principal) -> None:
         if principal.session_id is None:
@@ -361,16 +363,8 @@ class AuthService:
             mark = None
         else:
             claims = self._verify(credential)
-            principal = Principal(
-                kind="user",
-                id=claims.user_id,
-                label=claims.email or f"user:{claims.user_id}",
-                user_id=claims.user_id,
-                session_id=claims.session_id,
-                ip=client.ip,
-                user_agent=client.user_agent,
-                request_id=client.request_id,
-            )
+            label = claims.email or f"user:{claims.user_id}"
+            principal = user_principal(claims.user_id, label, claims.session_id, client)
             mark = f"session:{claims.session_id}"
         admission = await self._gate.admit(
             f"api:{principal.kind}:{principal.id}", self.security.rate_limit_api_per_minute, 60, mark
@@ -429,19 +423,6 @@ class AuthService:
             user_id=None,
             organization_id=row.organization,
             scopes=frozenset(row.scopes or []),
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
-        )
-
-    @staticmethod
-    def _user_principal(user: User, session_id: uuid.UUID | None, client: Client) -> Principal:
-        return Principal(
-            kind="user",
-            id=user.id,
-            label=user.email,
-            user_id=user.id,
-            session_id=session_id,
             ip=client.ip,
             user_agent=client.user_agent,
             request_id=client.request_id,
