@@ -93,10 +93,6 @@ class DatabaseSettings:
     pool_min: int = 1
     pool_max: int = 10
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.url is not None
-
 
 @dataclass(frozen=True)
 class RedisSettings:
@@ -138,11 +134,6 @@ class Settings:
     limits: LimitSettings
     sandbox_enabled: bool
     seed_on_start: bool = True
-
-    @property
-    def embedded(self) -> bool:
-        """True when neither PostgreSQL nor Redis is configured (for reporting only)."""
-        return self.database.url is None and self.redis.url is None
 
 
 def load_settings() -> Settings:

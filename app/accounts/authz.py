@@ -1,7 +1,8 @@
 """Authorization: who is calling (``Principal``) and what they may do in one organization (``Access``).
 
 Every public service method starts by resolving access through ``access_for_org`` (or
-``authorize_object`` for objects reached by id), and scopes its queries with ``scoped``. Another
+``access_for_org(org_id=...)`` once an object reached by id has named its organization),
+and scopes its queries with ``scoped``. Another
 tenant's organization or object is always "not found", never "forbidden"; a member who lacks a
 permission gets 403.
 """
@@ -17,7 +18,7 @@ from piccolo.table import Table
 
 from app.accounts.permissions import OWNER
 from app.accounts.tables import Member, Organization
-from app.lib.errors import Forbidden, NotFound, not_found
+from app.lib.errors import Forbidden, not_found
 
 PrincipalKind = Literal["user", "api_key", "run", "system"]
 
@@ -37,13 +38,6 @@ class Principal:
     user_agent: str | None = None
     request_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_user(self) -> bool:
-        return self.kind == "user"
-
-
-SYSTEM = Principal(kind="system", id=uuid.UUID(int=0), label="system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,23 +125,3 @@ def scoped(table: type[Table], access: Access, *columns: Any) -> Any:
     """``SELECT`` restricted to the organization of ``access`` (the one tenant-scoping helper)."""
     query = table.select(*columns) if columns else table.objects()
     return query.where(tenant_column(table) == access.organization_id)
-
-
-async def authorize_object(
-    principal: Principal, table: type[Table], object_id: uuid.UUID, permission: str, kind: str
-) -> tuple[Access, Any]:
-    """Load a tenant object by id and check ``permission`` in its organization.
-
-    The object of another tenant is reported exactly like a missing one.
-    """
-    column = tenant_column(table)
-    row = await table.objects().where(table._meta.primary_key == object_id).first()
-    if row is None:
-        raise not_found(kind)
-    org_id = getattr(row, column._meta.name)
-    try:
-        access = await access_for_org(principal, org_id=org_id)
-    except NotFound:
-        raise not_found(kind) from None
-    access.require(permission)
-    return access, row

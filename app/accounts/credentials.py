@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -57,10 +56,6 @@ def new_secret(prefix: str) -> str:
 def display_prefix(secret: str) -> str:
     """The part of a key that is safe to show in lists (``b3k_AbCdEf12``)."""
     return secret[: len(API_KEY_PREFIX) + 8]
-
-
-def constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 @dataclass(frozen=True, slots=True)

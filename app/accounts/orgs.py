@@ -12,7 +12,7 @@ import uuid
 
 from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.accounts.emails import normalize_email
-from app.accounts.permissions import ASSIGNABLE, BUILTIN_BY_NAME, OWNER_ROLE_ID, PERMISSIONS
+from app.accounts.permissions import ASSIGNABLE, BUILTIN_BY_NAME, OWNER_ROLE_ID
 from app.accounts.schemas import (
     MemberAdd,
     MemberRead,
@@ -397,7 +397,3 @@ async def remove_member(principal: Principal, slug: str, user_id: uuid.UUID) -> 
             object_id=user_id,
             details={"role": row["role.name"]},
         )
-
-
-def permission_catalogue() -> dict[str, str]:
-    return dict(PERMISSIONS)

@@ -126,19 +126,6 @@ class TooManyRequests(AppError):
     title = "Too many requests"
 
 
-class ServiceUnavailable(AppError):
-    status = 503
-    code = "unavailable"
-    title = "Service unavailable"
-
-
-class InvalidTransition(Conflict):
-    """A state machine refused a transition (e.g. approving a finished execution)."""
-
-    code = "invalid-transition"
-    title = "Invalid state transition"
-
-
 def not_found(kind: str) -> NotFound:
     """The one way to say "no such object (or not yours)": same words whether it exists or not."""
     return NotFound(f"{kind} not found", code="not-found")
