@@ -37,6 +37,7 @@ from app.lib.pagination import Keyset
 log = logging.getLogger("board3.designs.templates")
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seeds" / "templates"
+TAG_SCAN_BATCH = 200
 
 SUMMARY_COLUMNS = (
     Template.id,
@@ -138,12 +139,12 @@ async def list_templates(
         rows = await keyset.apply(query, cursor, limit).output(load_json=True)
     else:  # tags are a small JSON list: filter here rather than with engine-specific JSON SQL
         rows = []
-        while len(rows) <= limit:
-            batch = await keyset.apply(query, cursor, 200).output(load_json=True)
+        while len(rows) <= limit:  # one match past the page says whether there is a next page
+            fetched = await keyset.apply(query, cursor, TAG_SCAN_BATCH).output(load_json=True)
+            batch, cursor = keyset.page(fetched, TAG_SCAN_BATCH)  # without the look-ahead row
             rows += [r for r in batch if tag in (r["tags"] or [])]
-            if len(batch) <= 200:
+            if cursor is None:
                 break
-            cursor = keyset.page(batch, 200)[1]
     page, next_cursor = keyset.page(rows[: limit + 1], limit)
     return TemplatePage(items=[_summary(r) for r in page], next_cursor=next_cursor)
 

@@ -181,3 +181,40 @@ async def test_publish_organization_template(client, api):
     assert_problem(await client.get(f"/api/v1/templates/{published['id']}", headers=owner.headers), 404)
     seeded = (await client.get("/api/v1/templates/aws-eks", headers=owner.headers)).json()
     assert_problem(await client.delete(f"/api/v1/templates/{seeded['id']}", headers=owner.headers), 403)
+
+
+async def test_tag_filter_pages_through_many_templates_without_repeats(client, api):
+    """The tag filter scans the catalogue in batches; a template on a batch boundary is listed once."""
+    import datetime as dt
+
+    from app.designs.tables import Template
+
+    owner = await api.register("ttag")
+    tag = f"bulk-{uuid.uuid4().hex[:6]}"
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        Template(
+            organization=owner.org_id,
+            slug=f"0-{tag}-{i:03d}",
+            name=f"0-{tag}-{i:03d}",  # before every seeded name: the batches start at i = 0
+            tags=[tag] if i % 10 == 0 else ["other"],
+            canvas=b'{"edges":[],"nodes":[]}',
+            content_hash="0" * 64,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(300)
+    ]
+    await Template.insert(*rows)
+    expected = sorted(r.name for r in rows if tag in r.tags)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"tag": tag, "limit": 40, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/templates", params=params, headers=owner.headers)).json()
+        assert len(page["items"]) <= 40
+        seen += [t["name"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == expected
