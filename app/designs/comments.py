@@ -89,17 +89,16 @@ async def add_comment(
             ) from None
         parent_id = parent["parent_id"] or parent["id"]  # replies attach to the thread's root
     version = data.version
-    if data.node_id is not None:
-        version = access.current_version if version is None else version
-        if version < 1 or version > access.current_version:
+    if version is None and data.node_id is not None:
+        version = access.current_version  # an anchor without a version is on the current one
+    if version is not None:
+        if not 1 <= version <= access.current_version:
             raise ValidationFailed("no such version", errors=[FieldError("version", "no such version")])
-        if not await _node_exists(access, data.node_id, version):
+        if data.node_id is not None and not await _node_exists(access, data.node_id, version):
             raise ValidationFailed(
                 f"version {version} has no node {data.node_id!r}",
                 errors=[FieldError("node_id", "not a node of that version")],
             )
-    elif version is not None and (version < 1 or version > access.current_version):
-        raise ValidationFailed("no such version", errors=[FieldError("version", "no such version")])
     now = utcnow()
     comment = Comment(
         organization=access.organization_id,
@@ -183,14 +182,14 @@ async def list_comments(
 async def _access_for_comment(
     principal: Principal, comment_id: uuid.UUID
 ) -> tuple[DesignAccess, dict[str, Any]]:
-    design = await Comment.select(Comment.design).where(Comment.id == comment_id).first()
-    if design is None:
-        raise not_found("comment")
+    """The comment and the caller's access to its design (a comment on a design the caller cannot
+    see is "not found")."""
+    row = await _comment(None, comment_id)
     try:
-        access = await design_access(principal, design["design"], "read")
+        access = await design_access(principal, row["design"], "read")
     except NotFound:
         raise not_found("comment") from None
-    return access, await _comment(design["design"], comment_id)
+    return access, row
 
 
 async def update_comment(
