@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from msgpack import ExtType
+import tf.utils
 from tf import schema as tfschema
 from tf import types as tftypes
 from tf.blocks import SetNestedBlock
@@ -84,14 +84,23 @@ def tf_schema(spec: TypeSpec) -> tfschema.Schema:
     )
 
 
-def _unknown(value: Any) -> bool:
-    """Terraform's unknown values: the plain one, and (Terraform >= 1.6) unknowns with refinements,
-    msgpack extension 12, which the ``tf`` framework hands over as a raw ``ExtType``."""
-    return value is Unknown or isinstance(value, ExtType)
+def _any_extension_is_unknown(code: int, data: bytes) -> Any:
+    """Decode every msgpack extension Terraform sends as ``Unknown``.
+
+    Terraform >= 1.6 sends unknowns with refinements (extension 12, e.g. "not null") besides plain
+    ones (extension 0). ``tf`` 1.2 only knows extension 0 and hands the rest over as raw ``ExtType``,
+    which its own list and map decoding then mangles ("Failed to decode field 'tags'" at plan). Go
+    providers (terraform-plugin-go) read any extension as unknown and drop refinements; so do we,
+    here, where values are decoded, so the rest of the provider only ever sees ``Unknown``.
+    """
+    return Unknown
+
+
+tf.utils._msgpack_ext_hook = _any_extension_is_unknown  # read_dynamic_value looks it up per call
 
 
 def _is_known(value: Any) -> bool:
-    if _unknown(value):
+    if value is Unknown:
         return False
     if isinstance(value, list):
         return all(_is_known(v) for v in value)
@@ -155,7 +164,7 @@ class SandboxProvider(Provider):
 
     def validate_config(self, diags: Diagnostics, config: Config) -> None:
         value = config.get("store_path")
-        if value is not None and not _unknown(value) and not str(value).strip():
+        if value is not None and value is not Unknown and not str(value).strip():
             diags.add_error("Invalid store_path", "store_path must not be empty.", path=["store_path"])
 
     def configure_provider(self, diags: Diagnostics, config: Config) -> None:
@@ -175,7 +184,7 @@ class SandboxProvider(Provider):
 
 
 def _plain(value: Any) -> Any:
-    if _unknown(value):
+    if value is Unknown:
         return None
     if isinstance(value, list):
         return [_plain(v) for v in value]

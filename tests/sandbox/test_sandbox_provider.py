@@ -87,6 +87,27 @@ def test_unknown_values_are_not_validated_yet() -> None:
     assert known_values(config) == {"ingress": [{"protocol": "tcp"}]}
 
 
+def test_refined_unknowns_are_planned_as_unknown(servicer: ProviderServicer) -> None:
+    """Terraform >= 1.6 sends unknowns with refinements (msgpack extension 12) for strings, lists and
+    maps alike; the provider must plan each as unknown, not mangle or refuse it."""
+    refined = msgpack.ExtType(12, msgpack.packb({1: False}))  # refinement: "not null"
+    config = _config("sandbox_load_balancer", subnet_ids=refined, name=refined, tags=refined)
+    validated = servicer.ValidateResourceConfig(
+        pb.ValidateResourceConfig.Request(type_name="sandbox_load_balancer", config=config), None
+    )
+    assert list(validated.diagnostics) == []
+    planned = servicer.PlanResourceChange(
+        pb.PlanResourceChange.Request(
+            type_name="sandbox_load_balancer", config=config, proposed_new_state=config
+        ),
+        None,
+    )
+    assert list(planned.diagnostics) == []
+    values = msgpack.unpackb(planned.planned_state.msgpack)
+    plain_unknown = msgpack.ExtType(0, b"\x00")
+    assert values["subnet_ids"] == values["name"] == values["tags"] == plain_unknown
+
+
 def test_create_read_delete_through_the_servicer(servicer: ProviderServicer) -> None:
     planned = _config("sandbox_network", cidr_block="10.0.0.0/16", id=Unknown, arn=Unknown)
     created = servicer.ApplyResourceChange(

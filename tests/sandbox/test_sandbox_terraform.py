@@ -319,3 +319,37 @@ def test_values_unknown_until_apply_pass_validation(terraform: Terraform) -> Non
     terraform.apply()
     subnets = terraform.run("state", "list").stdout.split()
     assert sorted(subnets)[-2:] == ["module.net.sandbox_subnet.this[0]", "module.net.sandbox_subnet.this[1]"]
+
+
+def test_values_unknown_at_plan_time_plan_and_apply(terraform: Terraform, required_providers: dict) -> None:
+    """A conditional on a value known only after apply reaches the provider at plan time as a refined
+    unknown map (msgpack ext 12), ``cidrsubnet`` of one as a refined unknown string."""
+    source = required_providers["required_providers"]["sandbox"]["source"]
+    terraform.write(
+        f"""
+terraform {{
+  required_providers {{
+    sandbox = {{ source = "{source}" }}
+  }}
+}}
+
+resource "sandbox_network" "a" {{ cidr_block = "10.40.0.0/16" }}
+
+resource "sandbox_network" "b" {{
+  cidr_block = "10.41.0.0/16"
+  tags       = sandbox_network.a.id == "" ? {{}} : {{ net = "a" }}
+}}
+
+resource "sandbox_subnet" "s" {{
+  network_id = sandbox_network.a.id
+  cidr_block = cidrsubnet(sandbox_network.a.arn == "" ? "10.40.0.0/16" : sandbox_network.a.cidr_block, 8, 1)
+}}
+""",
+        "main.tf",
+    )
+    terraform.init()
+    terraform.apply()
+    state = terraform.state()
+    assert state["sandbox_network.b"]["tags"] == {"net": "a"}
+    assert state["sandbox_subnet.s"]["cidr_block"] == "10.40.1.0/24"
+    assert terraform.run("plan", "-detailed-exitcode", "-input=false", "-no-color").returncode == 0
