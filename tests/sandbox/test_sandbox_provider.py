@@ -108,6 +108,24 @@ def test_refined_unknowns_are_planned_as_unknown(servicer: ProviderServicer) -> 
     assert values["subnet_ids"] == values["name"] == values["tags"] == plain_unknown
 
 
+def test_plan_refuses_a_database_downgrade(servicer: ProviderServicer, tmp_path: Path) -> None:
+    """The refusal comes at plan time, before anything is applied."""
+    prior = _config(
+        "sandbox_database", id="db-1", engine="postgres", version="16", storage_gb=50, subnet_ids=["s-1"]
+    )
+    proposed = _config(
+        "sandbox_database", id="db-1", engine="postgres", version="15", storage_gb=20, subnet_ids=["s-1"]
+    )
+    response = servicer.PlanResourceChange(
+        pb.PlanResourceChange.Request(
+            type_name="sandbox_database", prior_state=prior, config=proposed, proposed_new_state=proposed
+        ),
+        None,
+    )
+    paths = [[s.attribute_name for s in d.attribute.steps] for d in response.diagnostics]
+    assert paths == [["version"], ["storage_gb"]]
+
+
 def test_create_read_delete_through_the_servicer(servicer: ProviderServicer) -> None:
     planned = _config("sandbox_network", cidr_block="10.0.0.0/16", id=Unknown, arn=Unknown)
     created = servicer.ApplyResourceChange(
