@@ -7,7 +7,6 @@ nodes, bounded sizes); semantic validation (resource types, required properties,
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -152,16 +151,6 @@ def canonical_bytes(canvas: Canvas) -> bytes:
     return msgspec.json.encode(canonical(canvas), order="sorted")
 
 
-def content_hash(canvas: Canvas) -> str:
-    """sha256 hex digest of the canonical canvas: equal canvases have equal hashes."""
-    return hashlib.sha256(canonical_bytes(canvas)).hexdigest()
-
-
 def decode_canvas(data: bytes | str) -> Canvas:
     """Decode JSON into a Canvas (raises ``msgspec.ValidationError``/``DecodeError``)."""
     return msgspec.json.decode(data, type=Canvas)
-
-
-def to_builtins(canvas: Canvas) -> dict[str, Any]:
-    result: dict[str, Any] = msgspec.to_builtins(canvas)
-    return result

@@ -3,7 +3,6 @@ version, cached reads, and instantiation into a new design."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import uuid
@@ -19,7 +18,6 @@ from app.db import is_unique_violation, transaction
 from app.designs import designs as design_service
 from app.designs.access import design_access
 from app.designs.cache import BodyCache, template_key
-from app.designs.canvas import decode_canvas
 from app.designs.schemas import (
     TemplateBody,
     TemplateInstantiate,
@@ -262,10 +260,7 @@ async def instantiate(principal: Principal, template_ref: str, data: TemplateIns
     stored = await Template.select(Template.canvas).where(Template.id == row["id"]).first()
     if stored is None:
         raise not_found("template")
-    canvas_bytes = bytes(stored["canvas"])
-    prepared = PreparedCanvas(
-        decode_canvas(canvas_bytes), canvas_bytes, hashlib.sha256(canvas_bytes).hexdigest()
-    )
+    prepared = PreparedCanvas.stored(bytes(stored["canvas"]))
     return await design_service.create_in_org(
         principal,
         access,

@@ -58,6 +58,11 @@ class PreparedCanvas:
     data: bytes
     content_hash: str
 
+    @classmethod
+    def stored(cls, data: bytes) -> PreparedCanvas:
+        """A canvas read back from a version or a template: checked and canonical when stored."""
+        return cls(decode_canvas(data), data, hashlib.sha256(data).hexdigest())
+
 
 @dataclass(frozen=True, slots=True)
 class CachedBody:
@@ -90,7 +95,7 @@ def prepare_canvas(canvas: Canvas, prefix: str = "canvas") -> PreparedCanvas:
             code="invalid-canvas",
         )
     canon = canonical(canvas)
-    data = msgspec.json.encode(canon, order="sorted")
+    data = canonical_bytes(canon)
     return PreparedCanvas(canon, data, hashlib.sha256(data).hexdigest())
 
 
@@ -322,9 +327,7 @@ async def restore_version(
     canvas_bytes = await _canvas_bytes(access, number)
     base = access.current_version if data is None or data.base_version is None else data.base_version
     message = (data.message if data is not None else None) or f"Restore version {number}"
-    prepared = PreparedCanvas(
-        decode_canvas(canvas_bytes), canvas_bytes, hashlib.sha256(canvas_bytes).hexdigest()
-    )
+    prepared = PreparedCanvas.stored(canvas_bytes)
     async with transaction():
         summary, created = await commit_version(access, base, prepared, message, restored_from=number)
     if created:
