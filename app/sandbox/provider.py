@@ -8,6 +8,8 @@ launches the provider several times per command, so import time is on every user
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import sqlite3
 import sys
@@ -40,7 +42,7 @@ from tf.utils import Diagnostics
 from app.sandbox import PROVIDER_SOURCE, STORE_ENV
 from app.sandbox.cloud import CloudError, SandboxCloud
 from app.sandbox.rules import Problem, find_image, validate_config, validate_update
-from app.sandbox.specs import DATA_SOURCES, IMAGE_DATA, RESOURCE_TYPES, AttrSpec, Kind, TypeSpec
+from app.sandbox.specs import IMAGE_DATA, RESOURCE_TYPES, AttrSpec, Kind, TypeSpec
 from app.sandbox.store import SandboxStore, StoreError, default_store_path
 
 
@@ -69,8 +71,9 @@ def _attribute(spec: AttrSpec) -> tfschema.Attribute:
     )
 
 
+@functools.cache
 def tf_schema(spec: TypeSpec) -> tfschema.Schema:
-    """The Terraform schema of a sandbox type (version 0: no state upgrades yet)."""
+    """The Terraform schema of a sandbox type (version 0: no state upgrades yet); built once."""
     blocks = [
         SetNestedBlock(b.name, tfschema.Block(attributes=[_attribute(a) for a in b.attributes]))
         for b in spec.blocks
@@ -193,11 +196,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class SandboxResource(Resource):
-    """CRUD for one sandbox type; subclasses only set ``spec``."""
+class _SpecBacked:
+    """What the resources and the data source share: a spec, its schema and the config checks.
+
+    Comes first in the bases, so ``validate`` runs tf's own field checks through ``super()``."""
 
     spec: ClassVar[TypeSpec]
-    _schema: ClassVar[tfschema.Schema | None] = None
 
     def __init__(self, provider: SandboxProvider) -> None:
         self.provider = provider
@@ -208,13 +212,15 @@ class SandboxResource(Resource):
 
     @classmethod
     def get_schema(cls) -> tfschema.Schema:
-        if cls._schema is None:
-            cls._schema = tf_schema(cls.spec)
-        return cls._schema
+        return tf_schema(cls.spec)
 
     def validate(self, diags: Diagnostics, type_name: str, config: Config) -> None:
-        super().validate(diags, type_name, config)
+        super().validate(diags, type_name, config)  # type: ignore[misc]  # Resource or DataSource
         report(diags, validate_config(type_name, known_values(config)))
+
+
+class SandboxResource(_SpecBacked, Resource):
+    """CRUD for one sandbox type; subclasses only set ``spec``."""
 
     def plan(self, ctx: PlanContext, current: State | None, planned: State) -> State:
         if current is not None:
@@ -262,38 +268,17 @@ RESOURCE_CLASSES: tuple[type[SandboxResource], ...] = tuple(
 )
 
 
-class SandboxImage(DataSource):
+class SandboxImage(_SpecBacked, DataSource):
     """``data "sandbox_image"``: an image by name."""
 
-    spec: ClassVar[TypeSpec] = IMAGE_DATA
-
-    def __init__(self, provider: SandboxProvider) -> None:
-        self.provider = provider
-
-    @classmethod
-    def get_name(cls) -> str:
-        return "image"
-
-    @classmethod
-    def get_schema(cls) -> tfschema.Schema:
-        return tf_schema(DATA_SOURCES["sandbox_image"])
-
-    def validate(self, diags: Diagnostics, type_name: str, config: Config) -> None:
-        super().validate(diags, type_name, config)
-        report(diags, validate_config(type_name, known_values(config)))
+    spec = IMAGE_DATA
 
     def read(self, ctx: ReadDataContext, config: Config) -> State | None:
         image = find_image(str(config.get("name")))
         if image is None:
             report(ctx.diagnostics, validate_config(ctx.type_name, {"name": config.get("name")}))
             return None
-        return {
-            "name": config.get("name"),
-            "id": image.id,
-            "os": image.os,
-            "architecture": image.architecture,
-            "description": image.description,
-        }
+        return {**dataclasses.asdict(image), "name": config.get("name")}  # the name as configured
 
 
 def main() -> None:
