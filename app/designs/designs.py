@@ -175,11 +175,6 @@ async def list_designs(
     return DesignPage(items=[summary_from_row(r) for r in page], next_cursor=next_cursor)
 
 
-async def cloud_provider_of(design_id: uuid.UUID) -> str:
-    row = await Design.select(Design.cloud_provider).where(Design.id == design_id).first()
-    return str(row["cloud_provider"]) if row else ""
-
-
 async def _design_body(design_id: uuid.UUID) -> tuple[int, bytes]:
     """Build the JSON body of a design from the database: ``(revision, body)``."""
     row = (

@@ -179,7 +179,12 @@ async def publish_template(principal: Principal, slug: str, data: TemplatePublis
     if number < 1 or number > design.current_version:
         raise ValidationFailed("no such version", errors=[FieldError("version", "no such version")])
     version = (
-        await DesignVersion.select(DesignVersion.canvas, DesignVersion.content_hash, DesignVersion.node_count)
+        await DesignVersion.select(
+            DesignVersion.canvas,
+            DesignVersion.content_hash,
+            DesignVersion.node_count,
+            DesignVersion.design.cloud_provider,
+        )
         .where((DesignVersion.design == data.design_id) & (DesignVersion.number == number))
         .first()
     )
@@ -192,7 +197,7 @@ async def publish_template(principal: Principal, slug: str, data: TemplatePublis
         slug=data.slug or _slugify(name),
         name=name,
         description=data.description,
-        cloud_provider=await design_service.cloud_provider_of(data.design_id),
+        cloud_provider=version["design.cloud_provider"],
         tags=sorted(set(data.tags)),
         public=data.public,
         canvas=bytes(version["canvas"]),

@@ -125,7 +125,7 @@ async def test_publish_organization_template(client, api):
     outsider = await api.register("tpub2")
     developer = await api.register("tpub3")
     await api.add_member(owner, developer, "developer")
-    design = await create_design(client, owner, vpc_canvas(2))
+    design = await create_design(client, owner, vpc_canvas(2), cloud_provider="aws")
     await save(client, owner, design["id"], vpc_canvas(4), base=1)
     r = await client.post(
         f"/api/v1/orgs/{owner.org_slug}/templates",
@@ -140,6 +140,7 @@ async def test_publish_organization_template(client, api):
         owner.org_slug,
     )
     assert published["node_count"] == 3  # version 1, not the current version
+    assert published["cloud_provider"] == "aws" and published["tags"] == ["net"]
     mine = (
         await client.get("/api/v1/templates", params={"organization": owner.org_slug}, headers=owner.headers)
     ).json()
@@ -156,9 +157,9 @@ async def test_publish_organization_template(client, api):
     public = (
         await client.post(f"/api/v1/orgs/{owner.org_slug}/templates", json=body, headers=owner.headers)
     ).json()
-    assert (
-        await client.get(f"/api/v1/templates/{public['id']}", headers=outsider.headers)
-    ).status_code == 200
+    seen = await client.get(f"/api/v1/templates/{public['id']}", headers=outsider.headers)
+    assert seen.status_code == 200 and seen.json()["organization"] == owner.org_slug
+    assert len(seen.json()["canvas"]["nodes"]) == 5  # the current version (4 subnets + vpc)
     dup = {"design_id": design["id"], "name": "Our network"}
     assert_problem(
         await client.post(f"/api/v1/orgs/{owner.org_slug}/templates", json=dup, headers=owner.headers), 409
