@@ -234,26 +234,18 @@ class SandboxStore:
                 raise
             conn.execute("COMMIT")
 
-    @contextmanager
-    def reading(self) -> Iterator[Transaction]:
-        """A consistent read snapshot (no write lock taken)."""
-        with self._lock:
-            conn = self._connect()
-            conn.execute("BEGIN DEFERRED")
-            try:
-                yield Transaction(conn)
-            finally:
-                conn.execute("COMMIT")
+    # Reads outside a transaction are one SELECT each, which SQLite runs on one snapshot without
+    # taking the write lock: no BEGIN needed.
 
     def get(self, resource_id: str) -> Record | None:
-        with self.reading() as tx:
-            return tx.get(resource_id)
+        with self._lock:
+            return Transaction(self._connect()).get(resource_id)
 
     def resources(
         self, type_name: str | None = None, *, after_seq: int = 0, limit: int | None = None
     ) -> list[Record]:
-        with self.reading() as tx:
-            return tx.resources(type_name, after_seq=after_seq, limit=limit)
+        with self._lock:
+            return Transaction(self._connect()).resources(type_name, after_seq=after_seq, limit=limit)
 
     def close(self) -> None:
         with self._lock:
