@@ -91,9 +91,16 @@ class Record:
     updated_at: str
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Record:
-        seq, rid, rtype, attrs, version, created, updated = row
-        return cls(seq, rid, rtype, json.loads(attrs), version, created, updated)
+    def from_row(cls, row: sqlite3.Row) -> Record:
+        return cls(
+            seq=row["seq"],
+            id=row["id"],
+            type=row["type"],
+            attributes=json.loads(row["attributes"]),
+            version=row["version"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
 
 
 def _now() -> str:
@@ -111,10 +118,7 @@ class Transaction:
         self._conn = conn
 
     def get(self, resource_id: str) -> Record | None:
-        row = self._conn.execute(
-            "SELECT seq, id, type, attributes, version, created_at, updated_at FROM resources WHERE id = ?",
-            (resource_id,),
-        ).fetchone()
+        row = self._conn.execute("SELECT * FROM resources WHERE id = ?", (resource_id,)).fetchone()
         return Record.from_row(row) if row else None
 
     def resources(
@@ -122,8 +126,7 @@ class Transaction:
     ) -> list[Record]:
         """Resources in creation order, optionally of one type, after ``after_seq``."""
         rows = self._conn.execute(
-            "SELECT seq, id, type, attributes, version, created_at, updated_at FROM resources"
-            " WHERE seq > ? AND (? IS NULL OR type = ?) ORDER BY seq LIMIT ?",
+            "SELECT * FROM resources WHERE seq > ? AND (? IS NULL OR type = ?) ORDER BY seq LIMIT ?",
             (after_seq, type_name, type_name, -1 if limit is None else limit),
         )
         return [Record.from_row(r) for r in rows]
@@ -133,11 +136,10 @@ class Transaction:
     ) -> list[Record]:
         """Resources whose reference attributes hold ``target_id``."""
         rows = self._conn.execute(
-            "SELECT DISTINCT r.seq, r.id, r.type, r.attributes, r.version, r.created_at, r.updated_at"
-            " FROM refs f JOIN resources r ON r.id = f.source_id"
-            " WHERE f.target_id = ? AND (? IS NULL OR r.type = ?) AND (? = 0 OR f.dependency = 1)"
-            " ORDER BY r.seq",
-            (target_id, type_name, type_name, int(dependencies_only)),
+            "SELECT * FROM resources WHERE id IN ("
+            "  SELECT source_id FROM refs WHERE target_id = ? AND (? = 0 OR dependency = 1))"
+            " AND (? IS NULL OR type = ?) ORDER BY seq",
+            (target_id, int(dependencies_only), type_name, type_name),
         )
         return [Record.from_row(r) for r in rows]
 
@@ -145,17 +147,15 @@ class Transaction:
         now = _now()
         key = unique_key(type_name, attributes)
         try:
-            self._conn.execute(
+            row = self._conn.execute(
                 "INSERT INTO resources (id, type, attributes, unique_key, version, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, 1, ?, ?)",
+                " VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING *",
                 (resource_id, type_name, _dump(attributes), key, now, now),
-            )
+            ).fetchone()
         except sqlite3.IntegrityError:
             raise UniqueViolation(key or resource_id) from None
         self._write_refs(resource_id, type_name, attributes)
-        record = self.get(resource_id)
-        assert record is not None
-        return record
+        return Record.from_row(row)
 
     def update(
         self, resource_id: str, attributes: Mapping[str, Any], *, expected_version: int | None = None
@@ -168,17 +168,15 @@ class Transaction:
             raise VersionConflict(resource_id, expected_version, current.version)
         key = unique_key(current.type, attributes)
         try:
-            self._conn.execute(
+            row = self._conn.execute(
                 "UPDATE resources SET attributes = ?, unique_key = ?, version = version + 1, updated_at = ?"
-                " WHERE id = ?",
+                " WHERE id = ? RETURNING *",
                 (_dump(attributes), key, _now(), resource_id),
-            )
+            ).fetchone()
         except sqlite3.IntegrityError:
             raise UniqueViolation(key or resource_id) from None
         self._write_refs(resource_id, current.type, attributes)
-        record = self.get(resource_id)
-        assert record is not None
-        return record
+        return Record.from_row(row)
 
     def delete(self, resource_id: str) -> bool:
         self._conn.execute("DELETE FROM refs WHERE source_id = ?", (resource_id,))
@@ -207,6 +205,7 @@ class SandboxStore:
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
+            conn.row_factory = sqlite3.Row  # Record.from_row reads columns by name
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
