@@ -58,18 +58,6 @@ class Access:
             raise Forbidden(f"this action needs the {permission!r} permission", code="forbidden")
 
 
-async def _member_permissions(org_id: uuid.UUID, user_id: uuid.UUID) -> tuple[frozenset[str], str] | None:
-    row = (
-        await Member.select(Member.role.permissions, Member.role.name)
-        .where((Member.organization == org_id) & (Member.user == user_id))
-        .first()
-        .output(load_json=True)
-    )
-    if row is None:
-        return None
-    return frozenset(row["role.permissions"] or []), str(row["role.name"])
-
-
 async def access_for_org(
     principal: Principal,
     *,
@@ -77,40 +65,50 @@ async def access_for_org(
     org_id: uuid.UUID | None = None,
     permission: str | None = None,
 ) -> Access:
-    """Resolve the principal's access to an organization given by slug or id.
+    """Resolve the principal's access to an organization given by slug or id (one query).
 
-    Raises NotFound when the organization does not exist or the principal is not part of it, and
-    Forbidden when ``permission`` is given and not held.
+    Raises NotFound when the organization does not exist or the principal is not part of it (the
+    two are indistinguishable on purpose), and Forbidden when ``permission`` is given and not held.
     """
-    query = Organization.select(Organization.id, Organization.slug)
-    if slug is not None:
-        query = query.where(Organization.slug == slug)
-    elif org_id is not None:
-        query = query.where(Organization.id == org_id)
-    else:
+    if slug is None and org_id is None:
         raise ValueError("slug or org_id is required")
-    org = await query.first()
-    if org is None:
-        raise not_found("organization")
-    access = await _access(principal, org["id"], org["slug"])
+    if principal.kind == "user":
+        access = await _member_access(principal, slug, org_id)
+    else:
+        query = Organization.select(Organization.id, Organization.slug)
+        org = await query.where(
+            Organization.slug == slug if slug is not None else Organization.id == org_id
+        ).first()
+        if org is None or (principal.kind != "system" and principal.organization_id != org["id"]):
+            raise not_found("organization")
+        # API keys and run tokens carry fixed scopes; system jobs act as owner.
+        permissions = OWNER if principal.kind == "system" else principal.scopes or frozenset()
+        access = Access(principal, org["id"], org["slug"], permissions, None)
     if permission is not None:
         access.require(permission)
     return access
 
 
-async def _access(principal: Principal, org_id: uuid.UUID, slug: str) -> Access:
-    if principal.kind == "system":
-        return Access(principal, org_id, slug, OWNER, "system")
-    if principal.kind in ("api_key", "run"):
-        if principal.organization_id != org_id:
-            raise not_found("organization")
-        return Access(principal, org_id, slug, principal.scopes or frozenset(), None)
+async def _member_access(principal: Principal, slug: str | None, org_id: uuid.UUID | None) -> Access:
+    """A user's role in the organization, found from the membership side: no row means "not found"
+    whether the organization is missing or the user is not a member."""
     assert principal.user_id is not None
-    membership = await _member_permissions(org_id, principal.user_id)
-    if membership is None:
+    in_org = Member.organization._.slug == slug if slug is not None else Member.organization == org_id
+    row = (
+        await Member.select(
+            Member.organization._.id,
+            Member.organization._.slug,
+            Member.role._.permissions,
+            Member.role._.name,
+        )
+        .where(in_org & (Member.user == principal.user_id))
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
         raise not_found("organization")
-    permissions, role_name = membership
-    return Access(principal, org_id, slug, permissions, role_name)
+    permissions = frozenset(row["role.permissions"] or [])
+    return Access(principal, row["organization.id"], row["organization.slug"], permissions, row["role.name"])
 
 
 def tenant_column(table: type[Table]) -> Column:
