@@ -1,16 +1,13 @@
 """The design graph: canvas nodes with their Terraform addresses, edges resolved to what they set.
 
-``build_graph`` gives the networkx DiGraph (node ids; an edge ``u -> v`` when u refers to v, with
-the canvas edge indices on it). ``Analysis`` is what validation produces and code generation
-consumes: every node's address and catalog entry, and every valid edge resolved to a mode.
+``Analysis`` is what validation produces and code generation consumes: every node's address and
+catalog entry, and every valid edge resolved to a mode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import networkx as nx
 
 from app.designs.canvas import Canvas, Edge, Node
 from app.terraform.catalog import Catalog, Kind, ModuleSpec, NodeType
@@ -51,7 +48,6 @@ class Analysis:
     nodes: list[NodeInfo]
     by_id: dict[str, NodeInfo]
     edges: list[EdgeInfo]
-    graph: nx.DiGraph
     problems: list[Problem] = field(default_factory=list)
     # node id -> property -> node ids its expressions refer to (for implicit dependencies)
     expression_refs: dict[str, dict[str, set[str]]] = field(default_factory=dict)
@@ -59,10 +55,6 @@ class Analysis:
     @property
     def valid(self) -> bool:
         return not self.problems
-
-
-def node_kind(node: Node, catalog: Catalog) -> Kind | None:
-    return catalog.kind_of(node.type)
 
 
 def address_of(node: Node, kind: Kind | None) -> str:
@@ -81,19 +73,6 @@ def label_of(node: Node) -> str:
     if node.type in ("variable", "output") or node.type.startswith("module."):
         return f"{node.type}.{node.name}" if node.type.startswith("module.") else f"{node.type} {node.name}"
     return f"{node.type}.{node.name}"
-
-
-def build_graph(canvas: Canvas) -> nx.DiGraph:
-    """DiGraph of node ids; edge attribute ``edges`` lists the canvas edge indices between them."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from((n.id, {"type": n.type, "name": n.name}) for n in canvas.nodes)
-    for i, e in enumerate(canvas.edges):
-        if e.source in graph and e.target in graph:
-            if graph.has_edge(e.source, e.target):
-                graph[e.source][e.target]["edges"].append(i)
-            else:
-                graph.add_edge(e.source, e.target, edges=[i])
-    return graph
 
 
 class AddressIndex:

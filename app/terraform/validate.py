@@ -21,7 +21,6 @@ from app.terraform.graph import (
     EdgeMode,
     NodeInfo,
     address_of,
-    build_graph,
     label_of,
     reference,
 )
@@ -62,7 +61,7 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
     for sp in structural:
         _structural_problem(out, sp.field, sp.message, canvas)
     if any(sp.field.endswith((".nodes", ".edges")) for sp in structural):
-        return Analysis(canvas, [], {}, [], nx.DiGraph(), out.finish())
+        return Analysis(canvas, [], {}, [], out.finish())
 
     infos: list[NodeInfo] = []
     by_id: dict[str, NodeInfo] = {}
@@ -103,7 +102,7 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
             edge_set.setdefault(e.source.node.id, {}).setdefault(e.prop, []).append(e)
     _check_edge_conflicts(out, edge_set)
 
-    analysis = Analysis(canvas, infos, by_id, edges, build_graph(canvas))
+    analysis = Analysis(canvas, infos, by_id, edges)
     edge_pairs = {(e.source, e.target, e.attribute) for e in canvas.edges}
     for info in infos:
         if info.kind is None:
