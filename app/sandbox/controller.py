@@ -6,8 +6,9 @@ comes from the ``sandbox_store`` dependency (``provide_sandbox_store``).
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch
@@ -23,13 +24,18 @@ from app.sandbox.service import SandboxConsole
 from app.sandbox.store import SandboxStore, store_path_from_env
 
 
-def provide_sandbox_store() -> Iterator[SandboxStore]:
-    """The store Terraform's sandbox provider uses by default (``BOARD3_SANDBOX_STORE`` or data dir)."""
-    store = SandboxStore(store_path_from_env(os.environ, get_settings().data_dir))
-    try:
-        yield store
-    finally:
-        store.close()
+@functools.lru_cache(maxsize=4)
+def _store_at(path: Path) -> SandboxStore:
+    return SandboxStore(path)  # thread-safe, connects on first use
+
+
+async def provide_sandbox_store() -> SandboxStore:
+    """The store Terraform's sandbox provider uses by default (``BOARD3_SANDBOX_STORE`` or data dir).
+
+    One per process, kept open: a connection per request cost a connect, the WAL pragmas and, when it
+    was the last connection, a checkpoint on close, for every request.
+    """
+    return _store_at(store_path_from_env(os.environ, get_settings().data_dir))
 
 
 def _version(if_match: str | None) -> int | None:
