@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.accounts.authz import Principal
-from app.designs import comments, designs, shares, templates
+from app.designs import comments, shares, templates
 from app.designs.controller import DesignDeps, cached_response, json_response, provide_design_deps
 from app.designs.schemas import (
     CommentCreate,
@@ -103,8 +103,9 @@ class TemplateController(Controller):
         data: JSONBody[TemplateInstantiate],
     ) -> HttpResponse[DesignRead]:
         """The new design's version 1 is the template's canvas (`design:write` in `organization`)."""
-        design_id = await templates.instantiate(principal, template_ref, data)
-        return cached_response(await designs.read_design(principal, deps.cache, design_id), HTTP_201_CREATED)
+        return cached_response(
+            await templates.instantiate(principal, deps.cache, template_ref, data), HTTP_201_CREATED
+        )
 
 
 class CollaborationController(Controller):

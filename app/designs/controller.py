@@ -132,8 +132,9 @@ class DesignController(Controller):
         data: JSONBody[DesignCreate],
     ) -> HttpResponse[DesignRead]:
         """With a `canvas` the design starts at version 1. Names are unique per organization (409)."""
-        design_id = await designs.create_design(principal, org, data)
-        return cached_response(await designs.read_design(principal, deps.cache, design_id), HTTP_201_CREATED)
+        return cached_response(
+            await designs.create_design(principal, deps.cache, org, data), HTTP_201_CREATED
+        )
 
     @get("/designs/{design_id:uuid}", summary="A design with its current canvas", responses=NOT_MODIFIED)
     async def get_design(

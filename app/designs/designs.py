@@ -134,10 +134,11 @@ async def create_in_org(
     return design.id
 
 
-async def create_design(principal: Principal, slug: str, data: DesignCreate) -> uuid.UUID:
+async def create_design(principal: Principal, cache: BodyCache, slug: str, data: DesignCreate) -> CachedBody:
+    """Create a design (``design:write`` in the organization) and return its body."""
     access = await access_for_org(principal, slug=slug, permission="design:write")
     prepared = prepare_canvas(data.canvas) if data.canvas is not None else None
-    return await create_in_org(
+    design_id = await create_in_org(
         principal,
         access,
         name=data.name,
@@ -147,6 +148,7 @@ async def create_design(principal: Principal, slug: str, data: DesignCreate) -> 
         prepared=prepared,
         message=data.message,
     )
+    return await fresh_body(cache, design_id)
 
 
 async def list_designs(
@@ -175,8 +177,11 @@ async def list_designs(
     return DesignPage(items=[summary_from_row(r) for r in page], next_cursor=next_cursor)
 
 
-async def _design_body(design_id: uuid.UUID) -> tuple[int, bytes]:
-    """Build the JSON body of a design from the database: ``(revision, body)``."""
+async def fresh_body(cache: BodyCache, design_id: uuid.UUID) -> CachedBody:
+    """Build the design's JSON body from the database and cache it under its revision.
+
+    For a cache miss, and right after a write (whose caller has checked access already).
+    """
     row = (
         await Design.select(*SUMMARY_COLUMNS)
         .where((Design.id == design_id) & Design.deleted_at.is_null())
@@ -194,8 +199,9 @@ async def _design_body(design_id: uuid.UUID) -> tuple[int, bytes]:
         if version is not None:
             canvas = bytes(version["canvas"])
     summary = summary_from_row(row)
-    body = DesignBody(**msgspec.structs.asdict(summary), canvas=msgspec.Raw(canvas))
-    return row["revision"], msgspec.json.encode(body)
+    body = msgspec.json.encode(DesignBody(**msgspec.structs.asdict(summary), canvas=msgspec.Raw(canvas)))
+    await cache.set(design_key(design_id, row["revision"]), body)
+    return CachedBody(body, design_etag(design_id, row["revision"]))
 
 
 async def read_design(
@@ -209,9 +215,7 @@ async def read_design(
     body = await cache.get(design_key(design_id, access.revision))
     if body is not None:
         return CachedBody(body, tag)
-    revision, body = await _design_body(design_id)
-    await cache.set(design_key(design_id, revision), body)
-    return CachedBody(body, design_etag(design_id, revision))
+    return await fresh_body(cache, design_id)
 
 
 async def update_design(
@@ -233,6 +237,7 @@ async def update_design(
         changes[Design.cloud_provider] = data.cloud_provider
     if isinstance(data.status, str):
         changes[Design.status] = data.status
+    changed = {col._meta.name: value for col, value in changes.items()}
     if if_match is not None and not etag_matches(if_match, design_etag(design_id, access.revision)):
         raise PreconditionFailed("the design changed since you read it (If-Match does not match)")
     if changes:
@@ -258,17 +263,15 @@ async def update_design(
                     organization_id=access.organization_id,
                     object_type="design",
                     object_id=design_id,
-                    details={col._meta.name: value for col, value in changes.items()},
+                    details=changed,
                 )
         except Exception as exc:
             if is_unique_violation(exc):
                 raise _name_taken() from None
             raise
         await cache.delete(design_key(design_id, access.revision))
-        events.publish(
-            design_id, "design.updated", principal, {col._meta.name: value for col, value in changes.items()}
-        )
-    return await read_design(principal, cache, design_id)
+        events.publish(design_id, "design.updated", principal, changed)
+    return await fresh_body(cache, design_id)
 
 
 async def delete_design(

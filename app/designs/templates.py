@@ -27,7 +27,7 @@ from app.designs.schemas import (
     TemplateSummary,
 )
 from app.designs.tables import DesignVersion, Template
-from app.designs.versions import PreparedCanvas, canvas_limits, prepare_canvas
+from app.designs.versions import CachedBody, PreparedCanvas, canvas_limits, prepare_canvas
 from app.lib.clock import utcnow
 from app.lib.errors import AppError, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset
@@ -258,7 +258,9 @@ async def delete_template(principal: Principal, cache: BodyCache, template_id: u
     await cache.delete(template_key(template_id, row["revision"]))
 
 
-async def instantiate(principal: Principal, template_ref: str, data: TemplateInstantiate) -> uuid.UUID:
+async def instantiate(
+    principal: Principal, cache: BodyCache, template_ref: str, data: TemplateInstantiate
+) -> CachedBody:
     """A new design in ``data.organization`` whose version 1 is the template's canvas."""
     row = await _visible(principal, template_ref)
     access = await access_for_org(principal, slug=data.organization, permission="design:write")
@@ -266,7 +268,7 @@ async def instantiate(principal: Principal, template_ref: str, data: TemplateIns
     if stored is None:
         raise not_found("template")
     prepared = PreparedCanvas.stored(bytes(stored["canvas"]))
-    return await design_service.create_in_org(
+    design_id = await design_service.create_in_org(
         principal,
         access,
         name=data.name,
@@ -277,6 +279,7 @@ async def instantiate(principal: Principal, template_ref: str, data: TemplateIns
         message=f"From template {row['slug']}",
         template_id=row["id"],
     )
+    return await design_service.fresh_body(cache, design_id)
 
 
 def _slugify(name: str) -> str:

@@ -10,7 +10,15 @@ from tests.support.api import assert_problem
 
 async def test_create_with_canvas_starts_at_version_1(client, api):
     owner = await api.register("dcreate")
-    design = await create_design(client, owner, vpc_canvas(), description="net", cloud_provider="aws")
+    r = await client.post(
+        f"/api/v1/orgs/{owner.org_slug}/designs",
+        json={"name": "net", "description": "net", "cloud_provider": "aws", "canvas": vpc_canvas()},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    design = r.json()
+    read = await client.get(f"/api/v1/designs/{design['id']}", headers=owner.headers)
+    assert read.json() == design and read.headers["etag"] == r.headers["etag"]
     assert design["current_version"] == 1
     assert design["organization"] == owner.org_slug
     assert design["status"] == "draft" and design["cloud_provider"] == "aws"
@@ -90,6 +98,11 @@ async def test_update_metadata_with_if_match(client, api):
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["description"]) == ("active", "prod network")
     assert r.headers["etag"] != etag
+    # The PATCH response is the new representation: its ETag is what a read now returns.
+    fresh = await client.get(
+        f"/api/v1/designs/{design['id']}", headers={**owner.headers, "If-None-Match": r.headers["etag"]}
+    )
+    assert fresh.status_code == 304
     stale = await client.patch(
         f"/api/v1/designs/{design['id']}",
         json={"status": "archived"},
