@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from app.config import get_settings
 from app.lib.errors import BadRequest, FieldError
-from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.sandbox.schemas import SandboxResourcePage, SandboxResourcePatch, SandboxResourceRead
 from app.sandbox.service import SandboxConsole
 from app.sandbox.store import SandboxStore, store_path_from_env
@@ -50,17 +50,6 @@ def _version(if_match: str | None) -> int | None:
     return int(raw)
 
 
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], int):
-        raise BadRequest(
-            "cursor is not valid", errors=[FieldError("query.cursor", "not a cursor issued by this API")]
-        )
-    return values[0]
-
-
 class SandboxController(Controller):
     path = "/api/v1/sandbox/resources"
     tags = ["sandbox"]
@@ -81,13 +70,7 @@ class SandboxController(Controller):
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> SandboxResourcePage:
-        console = SandboxConsole(sandbox_store)
-        records = console.resources(type_name, after_seq=_after(cursor), limit=limit + 1)
-        page = records[:limit]
-        next_cursor = encode_cursor([page[-1].seq]) if len(records) > limit else None
-        return SandboxResourcePage(
-            items=[SandboxResourceRead.from_record(r) for r in page], next_cursor=next_cursor
-        )
+        return SandboxConsole(sandbox_store).page(type_name, cursor, limit)
 
     @get("/{resource_id:str}", sync_to_thread=True, summary="Show a sandbox resource")
     def get_resource(

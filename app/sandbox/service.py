@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.lib.errors import Conflict, FieldError, ValidationFailed, not_found
+from app.lib.errors import BadRequest, Conflict, FieldError, ValidationFailed, not_found
+from app.lib.pagination import decode_cursor, encode_cursor
 from app.sandbox.rules import check_value, complete
+from app.sandbox.schemas import SandboxResourcePage, SandboxResourceRead
 from app.sandbox.specs import RESOURCE_TYPES
 from app.sandbox.store import Record, SandboxStore, UniqueViolation, VersionConflict
 
@@ -32,6 +34,15 @@ class SandboxConsole:
                 errors=[FieldError("type", f"must be one of: {known}")],
             )
         return self.store.resources(type_name, after_seq=after_seq, limit=limit)
+
+    def page(self, type_name: str | None, cursor: str | None, limit: int) -> SandboxResourcePage:
+        """A page of resources, oldest first; the cursor holds the last one's ``seq``."""
+        records = self.resources(type_name, after_seq=_after(cursor), limit=limit + 1)
+        items = records[:limit]
+        next_cursor = encode_cursor([items[-1].seq]) if len(records) > limit else None
+        return SandboxResourcePage(
+            items=[SandboxResourceRead.from_record(r) for r in items], next_cursor=next_cursor
+        )
 
     def get(self, resource_id: str) -> Record:
         record = self.store.get(resource_id)
@@ -79,3 +90,14 @@ class SandboxConsole:
         with self.store.transaction() as tx:
             if not tx.delete(resource_id):
                 raise not_found("sandbox resource")
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    values = decode_cursor(cursor)
+    if len(values) != 1 or not isinstance(values[0], int):
+        raise BadRequest(
+            "cursor is not valid", errors=[FieldError("query.cursor", "not a cursor issued by this API")]
+        )
+    return values[0]
