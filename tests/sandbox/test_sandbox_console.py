@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from litestar.di import Provide
 from litestar.testing import TestClient, create_test_client
 
+from app.lib.pagination import encode_cursor
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.sandbox.cli import parse_assignment, sandbox
 from app.sandbox.cloud import SandboxCloud
@@ -111,7 +112,10 @@ def test_api_pages_with_a_cursor(client: TestClient, world: dict[str, Any]) -> N
     second = client.get(URL, params={"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [r["id"] for r in second["items"]] == [world["instance"]["id"]]
     assert second["next_cursor"] is None
-    assert client.get(URL, params={"cursor": "!!"}).status_code == 400
+    for forged in ("!!", encode_cursor([[1]]), encode_cursor(["net-x"]), encode_cursor([1, 2])):
+        response = client.get(URL, params={"cursor": forged})
+        assert response.status_code == 400, forged
+        assert response.json()["errors"][0]["field"] == "query.cursor"
 
 
 def test_api_get_patch_delete(client: TestClient, world: dict[str, Any]) -> None:
