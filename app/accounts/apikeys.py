@@ -34,14 +34,11 @@ def key_read(row: ApiKey) -> ApiKeyRead:
     )
 
 
-def _creator(principal: Principal) -> uuid.UUID | None:
-    return principal.user_id
-
-
 def _visible(access: Access):
     query = scoped(ApiKey, access)
     if not access.has("org:admin"):
         owner = access.principal.user_id
+        # A non-admin sees the keys they created; an API key (no user) without org:admin sees none.
         query = query.where(ApiKey.created_by == owner) if owner else query.where(ApiKey.id.is_null())
     return query
 
@@ -81,7 +78,7 @@ async def create_key(principal: Principal, slug: str, data: ApiKeyCreate) -> Api
         prefix=credentials.display_prefix(secret),
         secret_hash=credentials.sha256_hex(secret),
         scopes=scopes,
-        created_by=_creator(principal),
+        created_by=principal.user_id,
         created_at=now,
         expires_at=data.expires_at,
     )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from asyncpg.exceptions import UniqueViolationError
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -71,7 +72,6 @@ async def transaction(engine: Engine) -> AsyncIterator[Any]:
 
 def is_unique_violation(exc: BaseException) -> bool:
     """True for a unique-constraint violation on either engine."""
-    name = type(exc).__name__
-    if name == "UniqueViolationError":
+    if isinstance(exc, UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()

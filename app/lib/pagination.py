@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar.params import QueryParameter
-from piccolo.columns import Column, Timestamptz
+from piccolo.columns import UUID, Column, Timestamptz
 from piccolo.columns.combination import Combinable
 from piccolo.query import Objects, Select
 
@@ -67,7 +67,7 @@ def _typed(column: Column, value: Any) -> Any:
     try:
         if isinstance(column, Timestamptz):
             return dt.datetime.fromisoformat(value)
-        if column._meta.name == "id" or type(column).__name__ == "UUID":
+        if isinstance(column, UUID):
             return uuid.UUID(value)
     except (TypeError, ValueError):
         raise _bad_cursor() from None

@@ -79,7 +79,9 @@ def _validation_errors(exc: ValidationException) -> tuple[list[dict[str, str]], 
 def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
     if exc.status >= 500:
         log.error("service error: %s", exc.detail)
-    return problem_response(exc.status, exc.code, exc.title, exc.detail, exc.to_problem(), exc.headers)
+    return Response(
+        content=exc.to_problem(), status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers
+    )
 
 
 def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
