@@ -27,7 +27,7 @@ from app.designs.schemas import (
     TemplateSummary,
 )
 from app.designs.tables import DesignVersion, Template
-from app.designs.versions import CachedBody, PreparedCanvas, canvas_limits, prepare_canvas
+from app.designs.versions import CachedBody, PreparedCanvas, prepare_canvas
 from app.lib.clock import utcnow
 from app.lib.errors import AppError, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset
@@ -305,10 +305,26 @@ def read_seed_templates(seed_dir: Path = SEED_DIR) -> list[tuple[TemplateSeed, P
 
 async def seed() -> None:
     """Insert or update the built-in public templates (idempotent: stable ids, content hashes)."""
-    canvas_limits()  # settings must load before anything is written
+    seeds = read_seed_templates()  # read and check the files before taking the write lock
+    if not seeds:
+        return
     now = utcnow()
+    compared = (
+        Template.content_hash,
+        Template.name,
+        Template.description,
+        Template.cloud_provider,
+        Template.tags,
+        Template.public,
+    )
     async with transaction():
-        for template, prepared in read_seed_templates():
+        stored = {
+            row["id"]: row
+            for row in await Template.select(Template.id, *compared)
+            .where(Template.id.is_in([seed_id(t.slug) for t, _ in seeds]))
+            .output(load_json=True)
+        }
+        for template, prepared in seeds:
             tid = seed_id(template.slug)
             values: dict[Any, Any] = {
                 Template.slug: template.slug,
@@ -321,31 +337,14 @@ async def seed() -> None:
                 Template.content_hash: prepared.content_hash,
                 Template.node_count: len(prepared.canvas.nodes),
             }
-            existing = (
-                await Template.select(
-                    Template.content_hash,
-                    Template.name,
-                    Template.description,
-                    Template.tags,
-                    Template.cloud_provider,
-                )
-                .where(Template.id == tid)
-                .first()
-                .output(load_json=True)
-            )
+            existing = stored.get(tid)
             if existing is None:
                 fields = {col._meta.name: value for col, value in values.items()}
                 await Template.insert(
                     Template(id=tid, organization=None, created_at=now, updated_at=now, **fields)
                 )
                 log.info("template seeded", extra={"slug": template.slug})
-            elif (
-                existing["content_hash"] != prepared.content_hash
-                or existing["name"] != template.name
-                or existing["description"] != template.description
-                or existing["cloud_provider"] != template.cloud_provider
-                or sorted(existing["tags"] or []) != sorted(set(template.tags))
-            ):
+            elif any(existing[col._meta.name] != values[col] for col in compared):
                 await Template.update(
                     {**values, Template.updated_at: now, Template.revision: Template.revision + 1}
                 ).where(Template.id == tid)

@@ -73,13 +73,31 @@ async def test_seeded_catalogue_is_listed_and_readable(client, api):
     assert_problem(await client.get(f"/api/v1/templates/{uuid.uuid4()}", headers=user.headers), 404)
 
 
-async def test_seeding_is_idempotent(client, api):
+async def test_seeding_is_idempotent_and_repairs_changed_templates(client, api):
     from app.designs.tables import Template
-    from app.designs.templates import seed
+    from app.designs.templates import seed, seed_id
 
+    tid = seed_id("aws-static-site")
+    original = await Template.select().where(Template.id == tid).first().output(load_json=True)
     before = await Template.count()
     await seed()
-    await seed()
+    assert await Template.count() == before
+    unchanged = await Template.select().where(Template.id == tid).first().output(load_json=True)
+    assert unchanged["revision"] == original["revision"]  # nothing differs: nothing written
+    # A seeded row that differs from its file (edited file, or edited row) is brought back.
+    await Template.update(
+        {Template.name: "tampered", Template.canvas: b'{"edges":[],"nodes":[]}', Template.tags: []}
+    ).where(Template.id == tid)
+    try:
+        await seed()
+    finally:
+        await seed()
+    repaired = await Template.select().where(Template.id == tid).first().output(load_json=True)
+    assert repaired["revision"] == original["revision"] + 1
+    assert {k: repaired[k] for k in ("name", "tags", "content_hash", "node_count")} == {
+        k: original[k] for k in ("name", "tags", "content_hash", "node_count")
+    }
+    assert bytes(repaired["canvas"]) == bytes(original["canvas"])
     assert await Template.count() == before
 
 
