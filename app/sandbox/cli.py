@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+import msgspec
 
 from app.config import get_settings
 from app.lib.errors import AppError
 from app.sandbox import PROVIDER_SOURCE, PROVIDER_VERSION
 from app.sandbox.install import install_mirror, terraform_env
+from app.sandbox.schemas import SandboxResourceRead
 from app.sandbox.service import SandboxConsole
 from app.sandbox.specs import RESOURCE_TYPES
 from app.sandbox.store import Record, SandboxStore, store_path_from_env
@@ -30,13 +34,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
-def _console() -> SandboxConsole:
-    return SandboxConsole(SandboxStore(store_path_from_env(os.environ, get_settings().data_dir)))
-
-
-def _fail(exc: AppError) -> click.ClickException:
-    lines = [exc.detail] + [f"  {e.field}: {e.message}" for e in exc.errors]
-    return click.ClickException("\n".join(lines))
+@contextmanager
+def _console() -> Iterator[SandboxConsole]:
+    """The console on the store the settings point at; its refusals become CLI errors."""
+    store = SandboxStore(store_path_from_env(os.environ, get_settings().data_dir))
+    try:
+        yield SandboxConsole(store)
+    except AppError as exc:
+        lines = [exc.detail] + [f"  {e.field}: {e.message}" for e in exc.errors]
+        raise click.ClickException("\n".join(lines)) from None
+    finally:
+        store.close()
 
 
 def _summary(record: Record) -> str:
@@ -47,15 +55,8 @@ def _summary(record: Record) -> str:
     return ""
 
 
-def _as_json(record: Record) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "type": record.type,
-        "version": record.version,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "attributes": record.attributes,
-    }
+def _as_json(record: Record) -> Any:
+    return msgspec.to_builtins(SandboxResourceRead.from_record(record))  # as the API shows it
 
 
 @click.group("sandbox")
@@ -88,10 +89,8 @@ def env_command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print every attribute as JSON.")
 def list_command(type_name: str | None, as_json: bool) -> None:
     """List the resources the sandbox cloud holds."""
-    try:
-        records = _console().resources(type_name)
-    except AppError as exc:
-        raise _fail(exc) from None
+    with _console() as console:
+        records = console.resources(type_name)
     if as_json:
         click.echo(json.dumps([_as_json(r) for r in records], indent=2, sort_keys=True))
         return
@@ -103,10 +102,8 @@ def list_command(type_name: str | None, as_json: bool) -> None:
 @click.argument("resource_id")
 def show_command(resource_id: str) -> None:
     """Print one resource as JSON."""
-    try:
-        record = _console().get(resource_id)
-    except AppError as exc:
-        raise _fail(exc) from None
+    with _console() as console:
+        record = console.get(resource_id)
     click.echo(json.dumps(_as_json(record), indent=2, sort_keys=True))
 
 
@@ -116,10 +113,8 @@ def show_command(resource_id: str) -> None:
 def set_command(resource_id: str, assignments: tuple[str, ...]) -> None:
     """Change attributes out of band, e.g. `set i-0abc size=xlarge 'tags={"a":"b"}'`."""
     changes = dict(parse_assignment(a) for a in assignments)
-    try:
-        record = _console().patch(resource_id, changes)
-    except AppError as exc:
-        raise _fail(exc) from None
+    with _console() as console:
+        record = console.patch(resource_id, changes)
     changed = ", ".join(f"{k}={json.dumps(record.attributes.get(k))}" for k in changes)
     click.echo(f"{record.id} v{record.version}: {changed}")
 
@@ -128,8 +123,6 @@ def set_command(resource_id: str, assignments: tuple[str, ...]) -> None:
 @click.argument("resource_id")
 def delete_command(resource_id: str) -> None:
     """Delete a resource out of band (Terraform will see it as deleted outside Terraform)."""
-    try:
-        _console().delete(resource_id)
-    except AppError as exc:
-        raise _fail(exc) from None
+    with _console() as console:
+        console.delete(resource_id)
     click.echo(f"deleted {resource_id}")

@@ -83,7 +83,9 @@ def test_cli_list_set_show_delete(world: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     stored = world["store"].get(instance_id)
     assert stored.attributes["size"] == "xlarge" and stored.attributes["tags"] == {"touched": "by-hand"}
-    assert json.loads(invoke("show", instance_id).output)["version"] == 2
+    shown = json.loads(invoke("show", instance_id).output)
+    assert set(shown) == {"id", "type", "attributes", "version", "created_at", "updated_at"}
+    assert (shown["version"], shown["attributes"]["size"]) == (2, "xlarge")
 
     refused = invoke("set", instance_id, "colour=red", "size=7")
     assert refused.exit_code == 1
