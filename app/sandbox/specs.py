@@ -127,6 +127,20 @@ def _tags() -> AttrSpec:
     return AttrSpec("tags", "string_map", "Key/value labels (at most 50).", optional=True)
 
 
+def _inside(name: str, kind: Kind, target: str, description: str) -> AttrSpec:
+    """The resource(s) this one lives in: required, fixed for life, and they cannot be deleted first."""
+    return AttrSpec(name, kind, description, required=True, replace=True, reference=target, dependency=True)
+
+
+def _attached(name: str, kind: Kind, target: str, description: str) -> AttrSpec:
+    """Optional links to other resources, changed in place; they do not hold their targets."""
+    return AttrSpec(name, kind, description, optional=True, reference=target)
+
+
+def _generated_name(description: str) -> AttrSpec:
+    return AttrSpec("name", "string", description, optional=True, computed=True, replace=True)
+
+
 _RULE_ATTRIBUTES = (
     AttrSpec("protocol", "string", "tcp, udp, icmp or all.", required=True),
     AttrSpec("from_port", "number", "First port of the range (0-65535).", required=True),
@@ -157,15 +171,7 @@ SUBNET = TypeSpec(
     description="A range of a network's addresses in one zone.",
     attributes=(
         _id(),
-        AttrSpec(
-            "network_id",
-            "string",
-            "The network this subnet belongs to.",
-            required=True,
-            replace=True,
-            reference="sandbox_network",
-            dependency=True,
-        ),
+        _inside("network_id", "string", "sandbox_network", "The network this subnet belongs to."),
         AttrSpec(
             "cidr_block",
             "string",
@@ -195,15 +201,7 @@ SECURITY_GROUP = TypeSpec(
     attributes=(
         _id(),
         AttrSpec("name", "string", "Name (letters, digits, space, . _ -).", required=True, replace=True),
-        AttrSpec(
-            "network_id",
-            "string",
-            "The network this group belongs to.",
-            required=True,
-            replace=True,
-            reference="sandbox_network",
-            dependency=True,
-        ),
+        _inside("network_id", "string", "sandbox_network", "The network this group belongs to."),
         _tags(),
         _arn(),
     ),
@@ -220,14 +218,8 @@ INSTANCE = TypeSpec(
     description="A virtual machine in a subnet.",
     attributes=(
         _id(),
-        AttrSpec(
-            "subnet_id",
-            "string",
-            "The subnet the instance's network interface is in.",
-            required=True,
-            replace=True,
-            reference="sandbox_subnet",
-            dependency=True,
+        _inside(
+            "subnet_id", "string", "sandbox_subnet", "The subnet the instance's network interface is in."
         ),
         AttrSpec(
             "image",
@@ -237,12 +229,11 @@ INSTANCE = TypeSpec(
             replace=True,
         ),
         _size(),
-        AttrSpec(
+        _attached(
             "security_group_ids",
             "string_set",
+            "sandbox_security_group",
             "Security groups of the instance's network.",
-            optional=True,
-            reference="sandbox_security_group",
         ),
         AttrSpec(
             "boot_seconds",
@@ -293,14 +284,7 @@ DATABASE = TypeSpec(
     description="A managed relational database.",
     attributes=(
         _id(),
-        AttrSpec(
-            "name",
-            "string",
-            "Identifier: lowercase letters, digits, hyphens; generated when not given.",
-            optional=True,
-            computed=True,
-            replace=True,
-        ),
+        _generated_name("Identifier: lowercase letters, digits, hyphens; generated when not given."),
         AttrSpec("engine", "string", f"One of {', '.join(ENGINES)}.", required=True, replace=True),
         AttrSpec(
             "version",
@@ -318,14 +302,11 @@ DATABASE = TypeSpec(
             computed=True,
             default=20,
         ),
-        AttrSpec(
+        _inside(
             "subnet_ids",
             "string_set",
+            "sandbox_subnet",
             "Subnets (of one network) the database is reachable in.",
-            required=True,
-            replace=True,
-            reference="sandbox_subnet",
-            dependency=True,
         ),
         _tags(),
         AttrSpec("endpoint", "string", "Host name clients connect to.", computed=True),
@@ -341,36 +322,19 @@ LOAD_BALANCER = TypeSpec(
     description="A load balancer spreading traffic over instances (or serving a bucket).",
     attributes=(
         _id(),
-        AttrSpec(
-            "name",
-            "string",
-            "1-32 lowercase letters, digits, hyphens; generated when not given.",
-            optional=True,
-            computed=True,
-            replace=True,
-        ),
-        AttrSpec(
+        _generated_name("1-32 lowercase letters, digits, hyphens; generated when not given."),
+        _inside(
             "subnet_ids",
             "string_set",
+            "sandbox_subnet",
             "Subnets (of one network) the load balancer listens in.",
-            required=True,
-            replace=True,
-            reference="sandbox_subnet",
-            dependency=True,
         ),
-        AttrSpec(
-            "instance_ids",
-            "string_set",
-            "Instances receiving traffic.",
-            optional=True,
-            reference="sandbox_instance",
-        ),
-        AttrSpec(
+        _attached("instance_ids", "string_set", "sandbox_instance", "Instances receiving traffic."),
+        _attached(
             "backend_bucket_id",
             "string",
+            "sandbox_bucket",
             "A bucket served by the load balancer (static sites).",
-            optional=True,
-            reference="sandbox_bucket",
         ),
         AttrSpec(
             "listener_port",
