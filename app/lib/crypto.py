@@ -208,10 +208,6 @@ def get_keyring() -> Keyring:
     return load_keyring(get_settings())
 
 
-def reset_keyring() -> None:
-    get_keyring.cache_clear()
-
-
 async def encrypt(
     data: bytes | bytearray | memoryview, *, context: Mapping[str, str], keyring: Keyring | None = None
 ) -> Envelope:
