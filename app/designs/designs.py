@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import msgspec
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 
 from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.activity import service as audit
@@ -63,6 +65,16 @@ def summary_from_row(row: dict[str, Any], prefix: str = "") -> DesignSummary:
         current_version=row[prefix + "current_version"],
         content_hash=row[prefix + "current_hash"],
     )
+
+
+def name_contains(column: Column, text: str) -> WhereRaw:
+    """``column`` contains ``text``, case-insensitively, with ``%``, ``_`` and ``\\`` taken literally.
+
+    ``LIKE ... ESCAPE`` on ``lower()`` of both sides means the same on PostgreSQL and SQLite.
+    """
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    name = f'"{column._meta.table._meta.tablename}"."{column._meta.db_column_name}"'
+    return WhereRaw(f"lower({name}) LIKE lower({{}}) ESCAPE '\\'", pattern)
 
 
 def design_etag(design_id: uuid.UUID, revision: int) -> str:
@@ -168,9 +180,7 @@ async def list_designs(
     if provider:
         query = query.where(Design.cloud_provider == provider)
     if q:
-        pattern = q.replace("\\", "").replace("%", "").replace("_", "")
-        if pattern:
-            query = query.where(Design.name.ilike(f"%{pattern}%"))
+        query = query.where(name_contains(Design.name, q))
     keyset = Keyset(Design.created_at, Design.id)
     rows = await keyset.apply(query, cursor, limit)
     page, next_cursor = keyset.page(rows, limit)

@@ -129,9 +129,7 @@ async def list_templates(
     if organization:
         query = query.where(Template.organization.slug == organization)
     if q:
-        pattern = q.replace("\\", "").replace("%", "").replace("_", "")
-        if pattern:
-            query = query.where(Template.name.ilike(f"%{pattern}%"))
+        query = query.where(design_service.name_contains(Template.name, q))
     keyset = Keyset(Template.name, Template.id, descending=False)
     if not tag:
         rows = await keyset.apply(query, cursor, limit).output(load_json=True)

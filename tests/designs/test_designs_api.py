@@ -64,6 +64,24 @@ async def test_list_filters_and_paginates(client, api):
     assert_problem(await client.get(url, params={"status": "gone"}, headers=owner.headers), 400)
 
 
+async def test_name_search_matches_underscores_and_percent_signs_literally(client, api):
+    owner = await api.register("dsearch")
+    tag = uuid.uuid4().hex[:6]
+    for name in (f"pay_{tag}_v2", f"payx{tag}xv2", f"pay{tag}v2", f"{tag} 100% ready", f"{tag} 1000 ready"):
+        await create_design(client, owner, name=name)
+    url = f"/api/v1/orgs/{owner.org_slug}/designs"
+
+    async def names(q: str) -> set[str]:
+        r = await client.get(url, params={"q": q}, headers=owner.headers)
+        assert r.status_code == 200, r.text
+        return {d["name"] for d in r.json()["items"]}
+
+    assert await names(f"PAY_{tag}_") == {f"pay_{tag}_v2"}
+    assert await names("100%") == {f"{tag} 100% ready"}
+    assert await names(f"{tag}v2") == {f"pay{tag}v2"}
+    assert await names("\\") == set()
+
+
 async def test_names_unique_per_org_and_reusable_after_delete(client, api):
     owner = await api.register("dname")
     other = await api.register("dname2")

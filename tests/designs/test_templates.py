@@ -237,3 +237,7 @@ async def test_tag_filter_pages_through_many_templates_without_repeats(client, a
         if not cursor:
             break
     assert seen == expected
+    search = await client.get("/api/v1/templates", params={"q": f"{tag}-00"}, headers=owner.headers)
+    assert len(search.json()["items"]) == 10
+    literal = await client.get("/api/v1/templates", params={"q": f"{tag}-00_"}, headers=owner.headers)
+    assert literal.json()["items"] == []  # "_" is a character to find, not a wildcard
