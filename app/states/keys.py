@@ -21,7 +21,7 @@ from piccolo.query.functions.aggregate import Count
 
 from app.lib import crypto
 from app.lib.clock import utcnow
-from app.states.common import context
+from app.states.common import context, envelope
 from app.states.tables import EncryptionCanary, StateVersion
 
 log = logging.getLogger("board3.keys")
@@ -37,12 +37,9 @@ def _canary_context(kid: str) -> dict[str, str]:
     return {"canary": kid}
 
 
-async def _check_canary(keyring: crypto.Keyring, kid: str, row: dict[str, Any]) -> None:
-    env = crypto.Envelope(
-        row["enc_format"], row["key_id"], bytes(row["wrapped_key"]), bytes(row["ciphertext"])
-    )
+def _check_canary(keyring: crypto.Keyring, kid: str, row: dict[str, Any]) -> None:
     try:
-        plain = keyring.decrypt(env, _canary_context(kid))
+        plain = keyring.decrypt(envelope(row), _canary_context(kid))
     except crypto.DecryptionError:
         plain = b""
     if plain != CANARY_PLAINTEXT:
@@ -73,7 +70,7 @@ async def check_keyring(keyring: crypto.Keyring | None = None) -> None:
         rows = {r["key_id"]: r for r in await EncryptionCanary.select()}
     for kid in ring.key_ids:
         if kid in rows:
-            await _check_canary(ring, kid, rows[kid])
+            _check_canary(ring, kid, rows[kid])
     used = {r["key_id"] for r in await StateVersion.select(StateVersion.key_id).distinct()}
     missing = sorted(used - set(ring.key_ids))
     if missing:
