@@ -69,10 +69,10 @@ class SandboxCloud:
             time.sleep(boot)  # outside the transaction: slow boots must not block other writers
         resource_id = new_id(spec)
         with self.store.transaction() as tx:
-            _raise_if(_check_references(tx, type_name, attrs))
+            targets = _checked_references(tx, type_name, attrs)
             attrs.update(computed_on_create(spec, resource_id, attrs))
             if type_name == "sandbox_instance":
-                attrs["private_ip"] = _allocate_ip(tx, attrs["subnet_id"])
+                attrs["private_ip"] = _allocate_ip(tx, targets["subnet_id"][0])
             try:
                 tx.insert(resource_id, type_name, attrs)
             except UniqueViolation:
@@ -98,16 +98,16 @@ class SandboxCloud:
                 detail = f"{resource_id} was deleted outside Terraform; refresh to recreate it."
                 raise CloudError([Problem(("id",), "Resource no longer exists", detail)])
             _raise_if(validate_update(type_name, current.attributes, wanted))
-            attrs = dict(complete(spec, current.attributes))
+            attrs = complete(spec, current.attributes)
             for attr in spec.attributes:
                 value = wanted.get(attr.name)
                 if attr.configurable and not (value is None and attr.computed):
                     attrs[attr.name] = value  # optional+computed left unset: the cloud's value stays
             for block in spec.blocks:
                 attrs[block.name] = wanted[block.name]
-            _raise_if(_check_references(tx, type_name, attrs, exclude=resource_id))
-            record = tx.update(resource_id, attrs)
-        return {"id": record.id, **complete(spec, record.attributes)}
+            _checked_references(tx, type_name, attrs, exclude=resource_id)
+            tx.update(resource_id, attrs)
+        return {"id": resource_id, **attrs}
 
     def delete(self, type_name: str, resource_id: str) -> None:
         """Delete; refuse while other resources live inside this one. Already gone is fine."""
@@ -138,10 +138,11 @@ def _target(
     return record, []
 
 
-def _check_references(
+def _checked_references(
     tx: Transaction, type_name: str, attrs: Mapping[str, Any], *, exclude: str | None = None
-) -> list[Problem]:
-    """Everything the resource refers to exists, in the right network, without overlaps."""
+) -> dict[str, list[Record]]:
+    """The records the resource refers to, by attribute, once they are known to exist, lie in the
+    right network and do not overlap; else ``CloudError``."""
     spec = RESOURCE_TYPES[type_name]
     problems: list[Problem] = []
     found: dict[str, list[Record]] = {}
@@ -153,8 +154,7 @@ def _check_references(
             problems += missing
             if record is not None:
                 found.setdefault(attr.name, []).append(record)
-    if problems:
-        return problems
+    _raise_if(problems)
     if type_name == "sandbox_subnet":
         problems += _subnet_placement(tx, attrs, found["network_id"][0], exclude)
     networks = _networks(found)
@@ -163,7 +163,8 @@ def _check_references(
         name = next(a for a in ("security_group_ids", "subnet_ids") if a in found)
         detail = f"all of these must be in one network: {listing}."
         problems.append(Problem((name,), f"Invalid {name}", detail))
-    return problems
+    _raise_if(problems)
+    return found
 
 
 def _subnet_placement(
@@ -182,7 +183,7 @@ def _subnet_placement(
 
 
 def _networks(found: Mapping[str, list[Record]]) -> dict[str, str]:
-    """Network of every subnet, security group and instance referred to, by resource id."""
+    """Network of every subnet and security group referred to, by resource id."""
     networks: dict[str, str] = {}
     for records in found.values():
         for record in records:
@@ -191,14 +192,12 @@ def _networks(found: Mapping[str, list[Record]]) -> dict[str, str]:
     return networks
 
 
-def _allocate_ip(tx: Transaction, subnet_id: str) -> str:
-    subnet = tx.get(subnet_id)
-    assert subnet is not None  # checked by _check_references in the same transaction
+def _allocate_ip(tx: Transaction, subnet: Record) -> str:
     used = [
-        r.attributes.get("private_ip") or "" for r in tx.referrers(subnet_id, type_name="sandbox_instance")
+        r.attributes.get("private_ip") or "" for r in tx.referrers(subnet.id, type_name="sandbox_instance")
     ]
     address = allocate_ip(subnet.attributes.get("cidr_block", ""), used)
     if address is None:
-        detail = f"subnet {subnet_id} ({subnet.attributes.get('cidr_block')}) has no free address left."
+        detail = f"subnet {subnet.id} ({subnet.attributes.get('cidr_block')}) has no free address left."
         raise CloudError([Problem(("subnet_id",), "Subnet is full", detail)])
     return address
