@@ -9,7 +9,7 @@ not, up to the state size limit (413 past it), without an intermediate copy.
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
@@ -58,13 +58,8 @@ class TerraformMethods:
             # ["", "tf", org, state] or ["", "tf", org, state, "lock"]
             if len(parts) == 4 or (len(parts) == 5 and parts[4] == "lock"):
                 path = "/".join(parts[:4]) + "/lock"
-                rewritten: dict[str, Any] = dict(scope)
-                rewritten["state"] = {**scope.get("state", {}), "terraform_method": method}
-                rewritten["method"] = LOCK_METHODS[method]
-                rewritten["path"] = path
-                rewritten["raw_path"] = path.encode()
-                await self.app(rewritten, receive, send)  # type: ignore[arg-type]
-                return
+                rewrite = {"method": LOCK_METHODS[method], "path": path, "raw_path": path.encode()}
+                scope = cast(Scope, {**scope, **rewrite})
         await self.app(scope, receive, send)
 
 
