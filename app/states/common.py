@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -154,12 +153,12 @@ def lock_fields(row: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def lock_read(row: dict[str, Any], now: dt.datetime | None = None) -> LockRead | None:
+def lock_read(row: dict[str, Any]) -> LockRead | None:
     if not row.get("lock_id"):
         return None
     info = lock_fields(row)
     locked_at = row.get("locked_at")
-    age = ((now or utcnow()) - locked_at).total_seconds() if locked_at else 0.0
+    age = (utcnow() - locked_at).total_seconds() if locked_at else 0.0
     return LockRead(
         id=str(row["lock_id"]),
         operation=str(info.get("Operation", "")),

@@ -104,7 +104,3 @@ def encode_lock_info(info: LockInfo) -> bytes:
 def valid_state_name(name: str) -> bool:
     """Letters, digits, '-', '_' and '.', at most 128, and not only dots."""
     return bool(_NAME.match(name)) and name.strip(".") != ""
-
-
-def valid_lock_id(lock_id: str) -> bool:
-    return bool(_LOCK_ID.match(lock_id))
