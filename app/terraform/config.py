@@ -7,6 +7,7 @@ Everything is sorted here, so both renderings are deterministic whatever the can
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,16 +96,16 @@ def config_from_analysis(analysis: Analysis, catalog: Catalog) -> Config:
         if info.kind in ("resource", "data"):
             assert info.ntype is not None
             providers.add(info.ntype.provider)
-            blocks.append(_resource_block(info, out))
+            blocks.append(_resource_block(info, out, analysis.expressions))
         elif info.kind == "module":
             assert info.module is not None
             providers.update(info.module.providers)
             modules.add(info.module.name)
-            blocks.append(_module_block(info, out))
+            blocks.append(_module_block(info, out, analysis.expressions))
         elif info.kind == "variable":
             blocks.append(Block("variable", (info.node.name,), _variable_body(info.node.properties)))
         elif info.kind == "output":
-            blocks.append(_output_block(info, out))
+            blocks.append(_output_block(info, out, analysis.expressions))
     required: dict[str, dict[str, str]] = {}
     for name in sorted(providers):
         doc = catalog.providers.get(name)
@@ -141,11 +142,11 @@ def _refs(edges: list[EdgeInfo]) -> tuple[dict[str, Any], list[tuple[str, bool, 
     return sets, appends, [expr(d) for d in sorted(set(depends))]
 
 
-def _resource_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
+def _resource_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[str, str]) -> Block:
     assert info.ntype is not None
     spec = info.ntype.spec
     # Canvas values are normalised first; references from edges are canonical already.
-    props: dict[str, Any] = {k: normalize_value(v) for k, v in info.node.properties.items()}
+    props: dict[str, Any] = {k: normalize_value(v, canonical) for k, v in info.node.properties.items()}
     sets, appends, depends = _refs(edges)
     for prop, value in sets.items():
         set_path(props, prop, value, append=False, block_list=_is_block_list(spec.properties, prop))
@@ -177,22 +178,27 @@ def _body(props: dict[str, Any], specs: dict[str, PropertySpec]) -> Body:
     return body
 
 
-def normalize_value(value: Any) -> Any:
-    """Canonicalise expressions inside a value (``{"$expr": " var.x "}`` -> ``var.x``)."""
+def normalize_value(value: Any, canonical: Mapping[str, str]) -> Any:
+    """Canonicalise expressions inside a value (``{"$expr": " var.x "}`` -> ``var.x``).
+
+    ``canonical`` holds the forms validation already parsed (``Analysis.expressions``): parsing
+    costs about half a millisecond per expression, too much to pay twice for a large design.
+    """
     if type(value) is dict:
         if is_expr(value):
-            return expr(normalize_expression(value[EXPR_KEY]))
-        return {k: normalize_value(v) for k, v in value.items()}
+            text = value[EXPR_KEY]
+            return expr(canonical.get(text) or normalize_expression(text))
+        return {k: normalize_value(v, canonical) for k, v in value.items()}
     if type(value) is list:
-        return [normalize_value(v) for v in value]
+        return [normalize_value(v, canonical) for v in value]
     return value
 
 
-def _module_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
+def _module_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[str, str]) -> Block:
     assert info.module is not None
     sets, _appends, depends = _refs(edges)
     body = Body(attrs={"source": MODULES_PREFIX + info.module.name})
-    props = {**{k: normalize_value(v) for k, v in info.node.properties.items()}, **sets}
+    props = {**{k: normalize_value(v, canonical) for k, v in info.node.properties.items()}, **sets}
     for name in sorted(props):
         body.attrs[name] = props[name]
     if depends:
@@ -208,11 +214,13 @@ def _variable_body(props: dict[str, Any]) -> Body:
     return body
 
 
-def _output_block(info: NodeInfo, edges: list[EdgeInfo]) -> Block:
+def _output_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[str, str]) -> Block:
     sets, _, depends = _refs(edges)
     props = info.node.properties
     body = Body()
-    body.attrs["value"] = normalize_value(props["value"]) if "value" in props else sets.get("value")
+    body.attrs["value"] = (
+        normalize_value(props["value"], canonical) if "value" in props else sets.get("value")
+    )
     for name in ("description", "sensitive"):
         if name in props:
             body.attrs[name] = props[name]

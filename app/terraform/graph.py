@@ -51,6 +51,8 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     # node id -> property -> node ids its expressions refer to (for implicit dependencies)
     expression_refs: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    # expression text -> its canonical form, parsed once by validation for code generation
+    expressions: dict[str, str] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:

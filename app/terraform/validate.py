@@ -339,7 +339,7 @@ def _check_expressions(
             continue
         for text in _iter_exprs(value):
             try:
-                normalize_expression(text)
+                analysis.expressions[text] = normalize_expression(text)
             except ExpressionError as exc:
                 out.add("invalid-expression", f"{label}: {name}: {exc}", node=node.id)
                 continue

@@ -13,7 +13,7 @@ from app.designs.canvas import Canvas, Edge, Node
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from app.terraform.config import DesignInvalid
-from app.terraform.hclsyntax import META_KEYS
+from app.terraform.hclsyntax import META_KEYS, expr
 from app.terraform.samples import aws_design, offline_design
 
 from .conftest import run_terraform, terraform_env, write_files
@@ -84,6 +84,31 @@ def test_json_has_providers_references_depends_on_modules_and_outputs(catalog):
         "environment": "${var.environment}",
     }
     assert doc["output"]["vpc_arn"] == {"value": "${aws_vpc.main.arn}"}
+
+
+def test_expressions_are_written_in_canonical_form(catalog):
+    canvas = Canvas(
+        nodes=[
+            Node(id="v", type="variable", name="prefix", properties={"type": "string"}),
+            Node(
+                id="d",
+                type="terraform_data",
+                name="d",
+                properties={"input": {"list": [expr("  upper(\n  var.prefix )  ")]}},
+            ),
+            Node(id="o", type="output", name="o", properties={"value": expr("[ var.prefix ,1]")}),
+        ],
+        edges=[
+            Edge(source="d", target="v", attribute="input"),
+            Edge(source="o", target="v", attribute="value"),
+        ],
+    )
+    doc = json.loads(generate_json(canvas, catalog))
+    assert doc["resource"]["terraform_data"]["d"]["input"] == {"list": ["${upper(var.prefix)}"]}
+    assert doc["output"]["o"]["value"] == "${[var.prefix, 1]}"
+    files = generate_hcl(canvas, catalog)
+    assert "list = [upper(var.prefix)]" in files["main.tf"]
+    assert "value = [var.prefix, 1]" in files["outputs.tf"]
 
 
 def test_invalid_design_is_refused_with_every_problem(catalog):
