@@ -91,6 +91,8 @@ async def test_edit_and_delete_permissions(client, api):
     assert_problem(await client.delete(url, headers=stranger.headers), 404)
     assert (await client.delete(url, headers=author.headers)).status_code == 204
     assert_problem(await client.delete(url, headers=author.headers), 404)
+    listed = (await client.get(f"/api/v1/designs/{design['id']}/comments", headers=owner.headers)).json()
+    assert listed["items"] == []  # without replies, a deleted comment is gone
     # Admins delete anyone's; a deleted comment with replies keeps its place, without its text.
     root = await comment(client, other, design["id"], body="spam?")
     await comment(client, author, design["id"], body="reply", parent_id=root["id"])

@@ -161,7 +161,8 @@ async def test_other_tenant_sees_404_and_viewer_gets_403(client, api):
         r = await client.request(method, url, json=body, headers=stranger.headers)
         assert_problem(r, 404)
     assert_problem(await client.get(f"/api/v1/orgs/{owner.org_slug}/designs", headers=stranger.headers), 404)
-    assert (await client.get(path, headers=viewer.headers)).status_code == 200
+    seen = await client.get(path, headers=viewer.headers)
+    assert seen.status_code == 200 and seen.json() == design
     assert_problem(await save(client, viewer, design["id"], vpc_canvas(3), base=1), 403)
     assert_problem(await client.delete(path, headers=viewer.headers), 403)
     r = await client.post(
@@ -175,7 +176,8 @@ async def test_api_key_scopes_apply(client, api):
     design = await create_design(client, owner, vpc_canvas())
     read_key = await api.api_key(owner, ["design:read"])
     headers = {"Authorization": f"Bearer {read_key}"}
-    assert (await client.get(f"/api/v1/designs/{design['id']}", headers=headers)).status_code == 200
+    read = await client.get(f"/api/v1/designs/{design['id']}", headers=headers)
+    assert read.status_code == 200 and read.json() == design
     assert_problem(
         await client.post(
             f"/api/v1/designs/{design['id']}/versions",

@@ -25,14 +25,15 @@ async def test_view_share_reaches_one_design_and_nothing_else(client, api):
     s = await share(client, owner, design["id"], guest, "view")
     assert (s["email"], s["permission"], s["user_id"]) == (guest.email, "view", guest.user_id)
     base = f"/api/v1/designs/{design['id']}"
-    for url in [
-        base,
-        f"{base}/versions",
-        f"{base}/versions/1",
-        f"{base}/diff?from=1&to=2",
-        f"{base}/comments",
-    ]:
-        assert (await client.get(url, headers=guest.headers)).status_code == 200, url
+    read = (await client.get(base, headers=guest.headers)).json()
+    assert (read["id"], read["current_version"], len(read["canvas"]["nodes"])) == (design["id"], 2, 3)
+    versions = (await client.get(f"{base}/versions", headers=guest.headers)).json()["items"]
+    assert [v["number"] for v in versions] == [2, 1]
+    v1 = (await client.get(f"{base}/versions/1", headers=guest.headers)).json()
+    assert v1["canvas"] == design["canvas"]
+    diff = (await client.get(f"{base}/diff?from=1&to=2", headers=guest.headers)).json()
+    assert [n["id"] for n in diff["nodes_added"]] == ["subnet-1"]
+    assert (await client.get(f"{base}/comments", headers=guest.headers)).json()["items"] == []
     # Nothing else of the organization.
     assert_problem(await client.get(f"/api/v1/designs/{other['id']}", headers=guest.headers), 404)
     for url in [
@@ -104,7 +105,8 @@ async def test_share_rules(client, api):
     )
     assert_problem(await client.post(url, json={"email": guest.email}, headers=viewer.headers), 403)
     s = await share(client, owner, design["id"], guest, "view")
-    assert (await client.get(url, headers=viewer.headers)).status_code == 200
+    listed = await client.get(url, headers=viewer.headers)  # members who may read see the shares
+    assert listed.status_code == 200 and [x["id"] for x in listed.json()] == [s["id"]]
     # The shared user may drop their own share.
     assert (await client.delete(f"{url}/{s['id']}", headers=guest.headers)).status_code == 204
     assert_problem(await client.get(f"/api/v1/designs/{design['id']}", headers=guest.headers), 404)

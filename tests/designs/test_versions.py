@@ -182,6 +182,7 @@ async def test_diff_endpoint(client, api):
     await save(client, owner, design["id"], edited, base=1)
     url = f"/api/v1/designs/{design['id']}/diff"
     d = (await client.get(url, params={"from": 1, "to": 2}, headers=owner.headers)).json()
+    assert (d["design_id"], d["from_version"], d["to_version"]) == (design["id"], 1, 2)
     assert d["summary"] == {
         "nodes_added": 1,
         "nodes_removed": 0,
