@@ -25,6 +25,7 @@ from app.terraform.hclsyntax import (
     META_KEYS,
     ExpressionError,
     expr,
+    expressions,
     find_references,
     is_expr,
     normalize_expression,
@@ -376,7 +377,7 @@ def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
                 edges.add((info.node.id, target.node.id, "depends_on"))
         simplified = _simplify(info, index, catalog)
         for prop, value in info.node.properties.items():
-            for text in _exprs(value):
+            for text in expressions(value):
                 for parts in find_references(text):
                     target, _, _ = index.resolve(parts)
                     if target is not None and target.node.id != info.node.id:
@@ -395,20 +396,6 @@ def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
         if r is not None:
             node.position = Position(x=r.x, y=r.y)
     return canvas
-
-
-def _exprs(value: Any) -> list[str]:
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if is_expr(v):
-            found.append(v[EXPR_KEY])
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return found
 
 
 def _single_ref(value: Any) -> tuple[str, ...] | None:

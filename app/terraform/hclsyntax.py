@@ -9,6 +9,7 @@ expressions are parsed before use so they cannot break out of the attribute that
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -44,6 +45,23 @@ def is_expr(value: Any) -> bool:
 
 def expr(text: str) -> dict[str, str]:
     return {EXPR_KEY: text}
+
+
+def expressions(value: Any) -> Iterator[str]:
+    """The text of every expression marker inside a value (iterative, so any depth is safe)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if is_expr(v):
+            yield v[EXPR_KEY]
+        elif type(v) is dict:
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+
+
+def contains_expr(value: Any) -> bool:
+    return next(expressions(value), None) is not None
 
 
 def escape_template(text: str) -> str:

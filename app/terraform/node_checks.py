@@ -6,15 +6,8 @@ import re
 from typing import Any
 
 from app.terraform.catalog import PropertySpec
-from app.terraform.graph import (
-    EdgeInfo,
-    NodeInfo,
-    label_of,
-)
-from app.terraform.hclsyntax import (
-    is_expr,
-    is_identifier,
-)
+from app.terraform.graph import EdgeInfo, NodeInfo, label_of
+from app.terraform.hclsyntax import contains_expr, is_expr, is_identifier
 from app.terraform.schemas import Problem
 from app.terraform.types import TypeError_, check_value, parse_type, value_depth_exceeds
 
@@ -264,16 +257,3 @@ def check_output(out: Collector, info: NodeInfo, set_by_edges: dict[str, list[Ed
             f"{label}: give it a value or draw an edge to the node it shows",
             node=info.node.id,
         )
-
-
-def contains_expr(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if is_expr(v):
-            return True
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False

@@ -8,7 +8,6 @@ listed in ``docs/terraform.md``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import networkx as nx
 
@@ -25,11 +24,11 @@ from app.terraform.graph import (
     reference,
 )
 from app.terraform.hclsyntax import (
-    EXPR_KEY,
     ExpressionError,
+    contains_expr,
+    expressions,
     find_references,
     forbidden_function,
-    is_expr,
     is_identifier,
     normalize_expression,
 )
@@ -42,7 +41,6 @@ from app.terraform.node_checks import (
     check_output,
     check_resource,
     check_variable,
-    contains_expr,
 )
 from app.terraform.schemas import ValidationResult
 from app.terraform.types import value_depth_exceeds
@@ -301,28 +299,8 @@ def _check_edge_conflicts(out: Collector, edge_set: dict[str, dict[str, list[Edg
 
 
 # --------------------------------------------------------------------------------------------
-# Node properties
-# --------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------
 # Expressions and cycles
 # --------------------------------------------------------------------------------------------
-
-
-def _iter_exprs(value: Any) -> list[str]:
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if type(v) is dict:
-            if EXPR_KEY in v and is_expr(v):
-                found.append(v[EXPR_KEY])
-                continue
-            stack.extend(v.values())
-        elif type(v) is list:
-            stack.extend(v)
-    return found
 
 
 def _check_expressions(
@@ -337,7 +315,7 @@ def _check_expressions(
     for name, value in node.properties.items():
         if type(value) not in (dict, list) or value_depth_exceeds(value, MAX_VALUE_DEPTH):
             continue
-        for text in _iter_exprs(value):
+        for text in expressions(value):
             try:
                 analysis.expressions[text] = normalize_expression(text)
             except ExpressionError as exc:
