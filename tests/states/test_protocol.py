@@ -97,6 +97,35 @@ async def test_identical_rewrite_is_200_without_new_version(client, keys):
     assert await _versions(client, keys, name) == [5, 4]
 
 
+async def test_forced_write_needs_state_admin_and_becomes_the_next_version(client, keys):
+    name = unique()
+    url = f"/tf/{keys.org}/{name}"
+    assert (await client.post(url, content=state_doc(5), headers=keys.headers())).status_code == 200
+    other = "99999999-0000-0000-0000-000000000000"
+    foreign = state_doc(2, lineage=other, resources=3)
+    force = {"force": "true"}
+    assert_problem(await client.post(url, content=foreign, headers=keys.headers()), 409)
+    assert_problem(await client.post(url, params=force, content=foreign, headers=keys.headers()), 403)
+    assert await _versions(client, keys, name) == [5]
+    # an older serial of another lineage is stored as current + 1, with its own lineage and content
+    r = await client.post(url, params=force, content=foreign, headers=keys.headers("admin"))
+    assert r.status_code == 200, r.text
+    stored = json.loads((await _current(client, keys, name))[1])
+    assert (stored["serial"], stored["lineage"]) == (6, other)
+    assert stored["resources"] == json.loads(foreign)["resources"]
+    # a higher serial is stored byte for byte; the same bytes again store nothing
+    higher = state_doc(9, lineage=other)
+    for _ in range(2):
+        r = await client.post(url, params=force, content=higher, headers=keys.headers("admin"))
+        assert r.status_code == 200, r.text
+    assert await _current(client, keys, name) == (200, higher)
+    assert await _versions(client, keys, name) == [9, 6, 5]
+    r = await client.get(
+        f"/api/v1/orgs/{keys.org}/audit-logs", params={"action": "state.write"}, headers=bearer(keys.admin)
+    )
+    assert sorted(e["details"]["serial"] for e in r.json()["items"] if e["details"].get("forced")) == [6, 9]
+
+
 async def test_content_md5_is_checked(client, keys):
     name = unique()
     url = f"/tf/{keys.org}/{name}"
@@ -150,6 +179,11 @@ async def test_lock_conflict_unlock_and_write_under_lock(client, keys):
     assert assert_problem(r, 423)["ID"] == holder["ID"]
     r = await client.request("UNLOCK", f"{url}/lock", json=holder, headers=keys.headers())
     assert r.status_code == 200, r.text
+    # a repeated UNLOCK (Terraform retries) is still 200; a state that does not exist is 404
+    r = await client.request("UNLOCK", f"{url}/lock", json=holder, headers=keys.headers())
+    assert r.status_code == 200, r.text
+    missing = f"/tf/{keys.org}/{unique()}/lock"
+    assert_problem(await client.request("UNLOCK", missing, json=holder, headers=keys.headers()), 404)
     # a stale id after release is refused; a plain write goes through
     assert_problem(
         await client.post(url, params={"ID": holder["ID"]}, content=state_doc(2), headers=keys.headers()), 409
@@ -180,6 +214,8 @@ async def test_force_unlock_needs_state_admin_and_is_audited(client, keys):
     assert (await client.request("LOCK", url, json=holder, headers=keys.headers())).status_code == 200
     # terraform force-unlock: UNLOCK with an empty body
     assert_problem(await client.request("UNLOCK", url, content=b"", headers=keys.headers("write")), 403)
+    state = (await client.get(f"/api/v1/orgs/{keys.org}/states/{name}", headers=bearer(keys.read))).json()
+    assert state["lock"]["id"] == holder["ID"]  # the refused force-unlock released nothing
     r = await client.request("UNLOCK", url, content=b"", headers=keys.headers("admin"))
     assert r.status_code == 200, r.text
     state = (await client.get(f"/api/v1/orgs/{keys.org}/states/{name}", headers=bearer(keys.read))).json()
@@ -209,11 +245,17 @@ async def test_permissions_and_credentials(client, keys, api):
     assert (await client.get(url, headers=bearer(keys.read))).status_code == 200
 
 
-@pytest.mark.parametrize("name", ["has space", "a" * 129, "..", "semi;colon", "ünï"])
+# ("..." rather than "..": the client would collapse ".." and the request would never reach the route)
+@pytest.mark.parametrize("name", ["has space", "a" * 129, "...", "semi;colon", "ünï"])
 async def test_invalid_state_names_are_400(client, keys, name):
-    r = await client.post(f"/tf/{keys.org}/{name}", content=state_doc(1), headers=keys.headers())
-    assert r.status_code in (400, 404), r.text
-    assert r.status_code != 200
+    url = f"/tf/{keys.org}/{name}"
+    for response in (
+        await client.post(url, content=state_doc(1), headers=keys.headers()),
+        await client.request("LOCK", f"{url}/lock", json=lock_info(), headers=keys.headers()),
+    ):
+        assert assert_problem(response, 400)["type"].endswith("/invalid-state-name")
+    listed = await client.get(f"/api/v1/orgs/{keys.org}/states", headers=bearer(keys.read))
+    assert listed.json()["items"] == []
 
 
 async def test_another_organization_gets_404_everywhere(client, keys, api):
