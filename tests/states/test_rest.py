@@ -179,6 +179,11 @@ async def test_every_mutation_is_audited(client, keys):
     r = await client.get(
         f"/api/v1/orgs/{keys.org}/audit-logs", params={"action": "state.*"}, headers=bearer(keys.admin)
     )
-    actions = sorted(e["action"] for e in r.json()["items"])
-    assert actions == ["state.create", "state.lock", "state.unlock", "state.write"]
-    assert all("ciphertext" not in json.dumps(e) for e in r.json()["items"])
+    entries = {e["action"]: e for e in r.json()["items"]}
+    assert sorted(entries) == ["state.create", "state.lock", "state.unlock", "state.write"]
+    state = (await client.get(f"/api/v1/orgs/{keys.org}/states/{name}", headers=bearer(keys.read))).json()
+    assert {e["object_id"] for e in entries.values()} == {state["id"]}
+    for action in ("state.lock", "state.unlock"):
+        details = entries[action]["details"]
+        assert details == {"name": name, "lock_id": holder["ID"], "operation": holder["Operation"]}
+    assert entries["state.write"]["details"]["serial"] == 1
