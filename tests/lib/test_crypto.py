@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import stat
@@ -175,7 +176,20 @@ def test_generated_key_file_is_private_and_stable(tmp_path, monkeypatch):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-async def test_async_helpers_use_threads_for_large_data():
-    data = os.urandom(1 << 20)
-    env = await crypto.encrypt(data, context=CTX, keyring=RING)
-    assert await crypto.decrypt(env, context=CTX, keyring=RING) == data
+async def test_async_helpers_use_threads_for_large_data_only(monkeypatch):
+    hops: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def recording(func, /, *args, **kwargs):
+        hops.append(func.__name__)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(crypto.asyncio, "to_thread", recording)
+    small = b"x" * 1000
+    env = await crypto.encrypt(small, context=CTX, keyring=RING)
+    assert await crypto.decrypt(env, context=CTX, keyring=RING) == small
+    assert hops == []  # a thread hop would cost more than the work
+    large = os.urandom(1 << 20)
+    env = await crypto.encrypt(large, context=CTX, keyring=RING)
+    assert await crypto.decrypt(env, context=CTX, keyring=RING) == large
+    assert hops == ["encrypt", "decrypt"]  # off the event loop
