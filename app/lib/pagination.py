@@ -42,13 +42,13 @@ def decode_cursor(cursor: str) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise _bad_cursor() from None
+        raise invalid_cursor() from None
     if not isinstance(values, list):
-        raise _bad_cursor()
+        raise invalid_cursor()
     return values
 
 
-def _bad_cursor() -> BadRequest:
+def invalid_cursor() -> BadRequest:
     return BadRequest(
         "cursor is not valid; use the next_cursor of a previous page",
         errors=[FieldError("query.cursor", "not a cursor issued by this API")],
@@ -70,7 +70,7 @@ def _typed(column: Column, value: Any) -> Any:
         if isinstance(column, UUID):
             return uuid.UUID(value)
     except (TypeError, ValueError):
-        raise _bad_cursor() from None
+        raise invalid_cursor() from None
     return value
 
 
@@ -85,7 +85,7 @@ class Keyset:
     def after(self, cursor: str) -> Combinable:
         values = decode_cursor(cursor)
         if len(values) != 2:
-            raise _bad_cursor()
+            raise invalid_cursor()
         first, second = _typed(self.column, values[0]), _typed(self.tiebreak, values[1])
         if self.descending:
             return (self.column < first) | ((self.column == first) & (self.tiebreak < second))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.lib.errors import BadRequest, Conflict, FieldError, ValidationFailed, not_found
-from app.lib.pagination import decode_cursor, encode_cursor
+from app.lib.errors import Conflict, FieldError, ValidationFailed, not_found
+from app.lib.pagination import decode_cursor, encode_cursor, invalid_cursor
 from app.sandbox.rules import check_value, complete
 from app.sandbox.schemas import SandboxResourcePage, SandboxResourceRead
 from app.sandbox.specs import RESOURCE_TYPES
@@ -97,7 +97,5 @@ def _after(cursor: str | None) -> int:
         return 0
     values = decode_cursor(cursor)
     if len(values) != 1 or not isinstance(values[0], int):
-        raise BadRequest(
-            "cursor is not valid", errors=[FieldError("query.cursor", "not a cursor issued by this API")]
-        )
+        raise invalid_cursor()
     return values[0]
