@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +29,15 @@ from app.terraform.hclsyntax import (
     find_references,
     is_expr,
     normalize_expression,
+    raw_to_source,
     split_template,
     unwrap_interpolation,
 )
 from app.terraform.layout import layout
+from app.terraform.types import NUMBER
 
 MAX_FILES = 200
 MAX_FILE_BYTES = 2 * 1024 * 1024
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 _LITERAL_ATTRS = {
     "variable": {"type", "default", "description", "sensitive", "nullable"},
     "output": {"description"},
@@ -174,9 +175,7 @@ def _blocks(doc: dict[str, Any], *, json_syntax: bool, warnings: list[str], file
                     continue
                 if key == "depends_on":
                     depends = (
-                        [_traversal(x, json_syntax) for x in raw if isinstance(x, str)]
-                        if isinstance(raw, list)
-                        else []
+                        [_traversal(x) for x in raw if isinstance(x, str)] if isinstance(raw, list) else []
                     )
                 elif kind == "variable" and key == "type":
                     props[key] = raw if json_syntax else unwrap_interpolation(str(raw))
@@ -209,11 +208,9 @@ def _module_name(source: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", tail) or "unknown"
 
 
-def _traversal(raw: str, json_syntax: bool) -> str:
-    text = raw.strip()
-    if text.startswith("${") and text.endswith("}"):
-        text = text[2:-1]
-    return text.strip()
+def _traversal(raw: str) -> str:
+    """``"${aws_vpc.main}"`` (JSON syntax) or ``aws_vpc.main`` -> ``aws_vpc.main``."""
+    return unwrap_interpolation(raw.strip()).strip()
 
 
 def _provider_variables(doc: dict[str, Any], json_syntax: bool) -> set[str]:
@@ -222,7 +219,7 @@ def _provider_variables(doc: dict[str, Any], json_syntax: bool) -> set[str]:
         for key, raw in body.items():
             if key in META_KEYS or not isinstance(raw, str):
                 continue
-            for parts in find_references(_traversal(raw, json_syntax)):
+            for parts in find_references(_traversal(raw)):
                 if parts[0] == "var" and len(parts) > 1:
                     names.add(parts[1])
     return names
@@ -267,8 +264,6 @@ def _value(raw: Any, json_syntax: bool, *, literal: bool = False) -> Any:
                 continue
             key = _hcl_key(k)
             if key is None:
-                from app.terraform.hclsyntax import raw_to_source
-
                 return expr(normalize_expression(raw_to_source(raw)))
             out[key] = _value(v, False)
         return out
@@ -279,7 +274,7 @@ def _value(raw: Any, json_syntax: bool, *, literal: bool = False) -> Any:
     if raw.startswith('"'):
         return _quoted(raw)
     inner = unwrap_interpolation(raw)
-    if _NUMBER.match(inner):
+    if NUMBER.match(inner):
         return float(inner) if any(c in inner for c in ".eE") else int(inner)
     return expr(inner)
 
@@ -398,6 +393,9 @@ def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
     return canvas
 
 
+TargetOf = Callable[[tuple[str, ...] | None], tuple[NodeInfo, str | None] | None]
+
+
 def _single_ref(value: Any) -> tuple[str, ...] | None:
     if not is_expr(value):
         return None
@@ -443,22 +441,29 @@ def _simplify(info: NodeInfo, index: AddressIndex, catalog: Catalog) -> list[tup
         )
         if (is_blocks or (type(value) is dict and not is_expr(value))) and info.ntype is not None:
             found.extend(_simplify_block(info, prop, target_of, catalog))
-            continue
-        if isinstance(value, list) and value and info.kind != "module":
-            hits = [target_of(_single_ref(v)) for v in value]
-            if all(h is not None and _rule_matches(info, h[0], h[1], prop, catalog, True) for h in hits):
-                del props[prop]
-                found.extend((h[0].node.id, prop) for h in hits if h is not None)
-            continue
-        hit = target_of(_single_ref(value))
-        if hit is not None and _rule_matches(info, hit[0], hit[1], prop, catalog, False):
-            del props[prop]
-            found.append((hit[0].node.id, prop))
+        else:
+            found.extend(_absorb(info, props, prop, prop, target_of, catalog))
     return found
 
 
+def _absorb(
+    info: NodeInfo, container: dict[str, Any], key: str, path: str, target_of: TargetOf, catalog: Catalog
+) -> list[tuple[str, str | None]]:
+    """Drop ``container[key]`` when edges (attribute ``path``) regenerate it exactly: it is one
+    reference, or a list of references, that the catalog's rules (or a variable/module) explain."""
+    value = container[key]
+    is_list = isinstance(value, list)
+    hits = [target_of(_single_ref(v)) for v in (value if is_list else [value])]
+    if not hits or not all(
+        h is not None and _rule_matches(info, h[0], h[1], path, catalog, is_list) for h in hits
+    ):
+        return []
+    del container[key]
+    return [(h[0].node.id, path) for h in hits if h is not None]
+
+
 def _simplify_block(
-    info: NodeInfo, prop: str, target_of: Any, catalog: Catalog
+    info: NodeInfo, prop: str, target_of: TargetOf, catalog: Catalog
 ) -> list[tuple[str, str | None]]:
     """``block { attr = ref }``: move the reference to an edge with attribute ``block.attr``."""
     props = info.node.properties
@@ -468,18 +473,7 @@ def _simplify_block(
         return []
     found: list[tuple[str, str | None]] = []
     for attr in list(element):
-        path = f"{prop}.{attr}"
-        sub = element[attr]
-        if isinstance(sub, list) and sub:
-            hits = [target_of(_single_ref(v)) for v in sub]
-            if all(h is not None and _rule_matches(info, h[0], h[1], path, catalog, True) for h in hits):
-                del element[attr]
-                found.extend((h[0].node.id, path) for h in hits if h is not None)
-            continue
-        hit = target_of(_single_ref(sub))
-        if hit is not None and _rule_matches(info, hit[0], hit[1], path, catalog, False):
-            del element[attr]
-            found.append((hit[0].node.id, path))
+        found.extend(_absorb(info, element, attr, f"{prop}.{attr}", target_of, catalog))
     if found and not element and ((isinstance(value, list) and len(value) == 1) or isinstance(value, dict)):
         del props[prop]
     return found

@@ -130,7 +130,7 @@ def _skip_to_close(tokens: list[str], pos: int, text: str) -> int:
     raise TypeError_(f"unterminated optional() in type {text!r}")
 
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")  # a number literal
 
 
 def check_value(value: Any, ty: TfType) -> str | None:
@@ -145,7 +145,7 @@ def check_value(value: Any, ty: TfType) -> str | None:
     if kind == "number":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return None
-        if isinstance(value, str) and _NUMBER.match(value):
+        if isinstance(value, str) and NUMBER.match(value):
             return None
         return f"expected a number, got {_describe(value)}"
     if kind == "bool":
