@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import lru_cache
+from typing import Annotated, Any, get_args
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
 from app.lib.errors import BadRequest, FieldError
-from app.terraform.catalog import Catalog, PropertySpec, get_catalog
+from app.lib.pagination import Cursor, decode_cursor, encode_cursor, invalid_cursor
+from app.terraform.catalog import Catalog, Kind, PropertySpec, get_catalog
+from app.terraform.node_checks import OUTPUT_PROPERTIES, VARIABLE_PROPERTIES
 from app.terraform.schemas import PropertyRead, ReferenceRead, ResourceTypePage, ResourceTypeRead
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-KINDS = ("resource", "data", "module", "variable", "output")
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 def provide_catalog() -> Catalog:
@@ -40,7 +43,7 @@ class CatalogController(Controller):
             str | None, Parameter(description="resource, data, module, variable or output")
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> ResourceTypePage:
         return list_resource_types(catalog, provider=provider, kind=kind, limit=limit, cursor=cursor)
 
@@ -56,31 +59,21 @@ def list_resource_types(
     items = [t for t in items if kind is None or t.kind == kind]
     start = 0
     if cursor is not None:
-        from app.lib.pagination import decode_cursor
-
         values = decode_cursor(cursor)
         after = values[0] if values and isinstance(values[0], str) else None
         if after is None:
-            raise BadRequest(
-                "cursor is not valid", errors=[FieldError("query.cursor", "not issued by this API")]
-            )
+            raise invalid_cursor()
         start = next((i for i, t in enumerate(items) if t.type > after), len(items))
     page = items[start : start + limit]
     next_cursor = None
     if start + limit < len(items):
-        from app.lib.pagination import encode_cursor
-
         next_cursor = encode_cursor([page[-1].type])
     return ResourceTypePage(items=page, next_cursor=next_cursor)
 
 
-_CACHE: list[tuple[Catalog, list[ResourceTypeRead]]] = []
-
-
+@lru_cache(maxsize=1)
 def all_types(catalog: Catalog) -> list[ResourceTypeRead]:
     """Every node type as a response Struct, sorted by type (built once per catalog object)."""
-    if _CACHE and _CACHE[0][0] is catalog:
-        return _CACHE[0][1]
     out: list[ResourceTypeRead] = []
     for name, ntype in catalog.types.items():
         doc = catalog.providers[ntype.provider]
@@ -129,9 +122,7 @@ def all_types(catalog: Catalog) -> list[ResourceTypeRead]:
             kind="variable",
             category="variable",
             description="An input variable; the node's name is the variable name.",
-            properties=_fixed(
-                {"type": "string", "default": "any", "description": "string", "sensitive": "bool"}
-            ),
+            properties=_fixed(VARIABLE_PROPERTIES),
         )
     )
     out.append(
@@ -141,11 +132,10 @@ def all_types(catalog: Catalog) -> list[ResourceTypeRead]:
             category="output",
             description="An output value: a `value` property, or one edge to the node "
             "(attribute = the attribute to show).",
-            properties=_fixed({"value": "any", "description": "string", "sensitive": "bool"}),
+            properties=_fixed(OUTPUT_PROPERTIES),
         )
     )
     out.sort(key=lambda t: t.type)
-    _CACHE[:] = [(catalog, out)]
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.api import assert_problem
+
 
 async def test_reference_rules_say_which_properties_take_lists(client, api):
     account = await api.register("catalogue")
@@ -20,3 +22,20 @@ async def test_reference_rules_say_which_properties_take_lists(client, api):
     assert instance_refs["subnet_id"].get("list", False) is False
     doc = (await client.get("/schema/openapi.json")).json()
     assert "list" in doc["components"]["schemas"]["ReferenceRead"]["properties"]
+
+
+async def test_variables_and_outputs_list_every_property_validation_accepts(client, api):
+    account = await api.register("catalogfixed")
+    r = await client.get(
+        "/api/v1/catalog/resource-types", params={"kind": "variable"}, headers=account.headers
+    )
+    [variable] = r.json()["items"]
+    assert set(variable["properties"]) == {"type", "default", "description", "sensitive", "nullable"}
+    r = await client.get("/api/v1/catalog/resource-types", params={"kind": "output"}, headers=account.headers)
+    [output] = r.json()["items"]
+    assert set(output["properties"]) == {"value", "description", "sensitive"}
+    for cursor in ("nope!", "WzFd"):  # not base64 JSON; a list without a type name
+        r = await client.get(
+            "/api/v1/catalog/resource-types", params={"cursor": cursor}, headers=account.headers
+        )
+        assert_problem(r, 400, "query.cursor")
