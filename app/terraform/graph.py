@@ -91,53 +91,39 @@ class AddressIndex:
     def resolve(self, parts: tuple[str, ...]) -> tuple[NodeInfo | None, str | None, str | None]:
         """``(node, problem_code, message)``: node when found; a problem when the reference
         clearly names something the design lacks; all None for names that are not references."""
-        if len(parts) < 2:  # a bare word (``depends_on = [aws_vpc]`` in an imported file)
+        if len(parts) < 2 or parts[0] in _NON_NODE_ROOTS:  # a bare word: ``depends_on = [aws_vpc]``
             return None, None, None
-        root = parts[0]
-        if root in _NON_NODE_ROOTS:
+        root, name = parts[0], parts[1]
+        if root == "local":
+            return None, "missing-reference", f"refers to local.{name}; designs have no local values"
+        if root == "data" and len(parts) < 3:
             return None, None, None
-        if root == "var":
-            found = self.by_address.get(f"var.{parts[1]}")
-            if found is None:
+        address = f"data.{name}.{parts[2]}" if root == "data" else f"{root}.{name}"
+        found = self.by_address.get(address)
+        if found is None:
+            if root == "var":
                 return (
                     None,
                     "missing-variable",
-                    f"refers to variable {parts[1]!r}, which the design does not define",
+                    f"refers to variable {name!r}, which the design does not define",
                 )
-            return found, None, None
-        if root == "local":
-            return None, "missing-reference", f"refers to local.{parts[1]}; designs have no local values"
-        if root == "module":
-            found = self.by_address.get(f"module.{parts[1]}")
-            if found is None:
+            if root == "module":
                 return (
                     None,
                     "missing-reference",
-                    f"refers to module {parts[1]!r}, which the design does not contain",
+                    f"refers to module {name!r}, which the design does not contain",
                 )
-            if len(parts) > 2 and found.module is not None and parts[2] not in found.module.outputs:
-                return (
-                    None,
-                    "missing-module-output",
-                    f"refers to module.{parts[1]}.{parts[2]}, but module {found.module.name!r} has no output "
-                    f"{parts[2]!r}",
-                )
-            return found, None, None
-        if root == "data":
-            if len(parts) < 3:
-                return None, None, None
-            address = f"data.{parts[1]}.{parts[2]}"
-            found = self.by_address.get(address)
-            if found is None:
+            if root == "data" or root in self.catalog.types or root in self.node_types:
                 return None, "missing-reference", f"refers to {address}, which the design does not contain"
-            return found, None, None
-        address = f"{root}.{parts[1]}"
-        found = self.by_address.get(address)
-        if found is not None:
-            return found, None, None
-        if root in self.catalog.types or root in self.node_types:
-            return None, "missing-reference", f"refers to {address}, which the design does not contain"
-        return None, None, None
+            return None, None, None
+        module = found.module
+        if root == "module" and len(parts) > 2 and module is not None and parts[2] not in module.outputs:
+            return (
+                None,
+                "missing-module-output",
+                f"refers to {address}.{parts[2]}, but module {module.name!r} has no output {parts[2]!r}",
+            )
+        return found, None, None
 
 
 def reference(target: NodeInfo, attribute: str | None) -> str:
