@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from app.designs.canvas import Canvas, Edge, Node, Position
+from app.designs.canvas import Canvas, Edge, Node
 from app.lib.errors import FieldError, ValidationFailed
 from app.terraform.catalog import Catalog
 from app.terraform.config import MODULES_PREFIX
@@ -33,7 +33,7 @@ from app.terraform.hclsyntax import (
     split_template,
     unwrap_interpolation,
 )
-from app.terraform.layout import layout
+from app.terraform.importing import ImportResult, finish_canvas, unique_id
 from app.terraform.types import NUMBER
 
 MAX_FILES = 200
@@ -43,14 +43,6 @@ _LITERAL_ATTRS = {
     "output": {"description"},
 }
 _DROPPED_MODULE_ATTRS = {"source", "version", "providers", "depends_on"}
-
-
-@dataclass(slots=True)
-class ImportResult:
-    """The imported canvas and notes about what could not be represented (e.g. ``locals``)."""
-
-    canvas: Canvas
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -336,15 +328,6 @@ def _json_object_source(raw: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _node_id(address: str, used: set[str]) -> str:
-    base = address[:120]
-    nid, n = base, 2
-    while nid in used:
-        nid, n = f"{base}~{n}", n + 1
-    used.add(nid)
-    return nid
-
-
 def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
     """Nodes, edges from references, simplified properties, parents and positions."""
     used: set[str] = set()
@@ -359,7 +342,7 @@ def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
                     p.body[prop] = value[0]
         node = Node(id="", type=p.type, name=p.name, properties=p.body)
         kind = catalog.kind_of(p.type) or ("module" if p.kind == "module" else None)
-        node.id = _node_id(address_of(node, kind), used)
+        node.id = unique_id(address_of(node, kind), used)
         info = NodeInfo(i, node, kind, address_of(node, kind), catalog.get(p.type), catalog.module(p.type))
         nodes.append(node)
         infos.append(info)
@@ -383,14 +366,7 @@ def build_canvas(parsed: list[_Parsed], catalog: Catalog) -> Canvas:
         Edge(source=s, target=t, attribute=a)
         for s, t, a in sorted(edges, key=lambda e: (e[0], e[1], e[2] or ""))
     ]
-    _assign_parents(infos, edge_list, catalog)
-    canvas = Canvas(nodes=nodes, edges=edge_list)
-    rects = layout(canvas)
-    for node in nodes:
-        r = rects.get(node.id)
-        if r is not None:
-            node.position = Position(x=r.x, y=r.y)
-    return canvas
+    return finish_canvas(nodes, edge_list, catalog)
 
 
 TargetOf = Callable[[tuple[str, ...] | None], tuple[NodeInfo, str | None] | None]
@@ -490,37 +466,3 @@ def _rule_matches(
         return not is_list and attr == "id"
     rule = catalog.rule_for(info.node.type, target.node.type, prop)
     return rule is not None and rule.attribute == attr and rule.is_list == is_list
-
-
-def _assign_parents(infos: list[NodeInfo], edges: list[Edge], catalog: Catalog) -> None:
-    by_id = {i.node.id: i for i in infos}
-    out: dict[str, list[Edge]] = {}
-    for e in edges:
-        out.setdefault(e.source, []).append(e)
-    for info in infos:
-        if info.ntype is None:
-            continue
-        for rule in info.ntype.spec.references:
-            if not rule.contains:
-                continue
-            for e in out.get(info.node.id, []):
-                target = by_id.get(e.target)
-                if e.attribute == rule.property and target is not None and target.node.type in rule.targets:
-                    info.node.parent = target.node.id
-                    break
-            if info.node.parent is not None:
-                break
-    _break_parent_loops(infos)
-
-
-def _break_parent_loops(infos: list[NodeInfo]) -> None:
-    parent = {i.node.id: i for i in infos}
-    for info in infos:
-        seen = {info.node.id}
-        cur = info.node.parent
-        while cur is not None:
-            if cur in seen:
-                info.node.parent = None
-                break
-            seen.add(cur)
-            cur = parent[cur].node.parent if cur in parent else None

@@ -32,7 +32,8 @@ from app.designs.schemas import DesignBody
 from app.designs.versions import PreparedCanvas, canvas_limits, prepare_canvas
 from app.lib.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
 from app.terraform.catalog import Catalog, get_catalog
-from app.terraform.hcl_import import ImportResult, import_files
+from app.terraform.hcl_import import import_files
+from app.terraform.importing import ImportResult
 from app.terraform.schemas import DesignImport, DesignImportedBody
 from app.terraform.state_import import import_state
 

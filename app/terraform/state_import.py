@@ -11,24 +11,23 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from app.designs.canvas import Canvas, Edge, Node, Position
+from app.designs.canvas import Edge, Node
 from app.lib.errors import FieldError, ValidationFailed
 from app.terraform.catalog import Catalog, NodeType
-from app.terraform.graph import NodeInfo
-from app.terraform.hcl_import import ImportResult, _assign_parents
-from app.terraform.layout import layout
-
-_INDEX = re.compile(r"\[(.*)\]$")
+from app.terraform.importing import ImportResult, finish_canvas, unique_id
 
 
 def import_state(state: bytes | str | dict[str, Any], catalog: Catalog) -> ImportResult:
     """Turn a state document into a canvas (raises ValidationFailed with field ``state``)."""
     doc = _load(state)
     warnings: list[str] = []
-    nodes: list[Node] = []
-    raw: dict[str, tuple[Node, dict[str, Any], list[str]]] = {}
+    instances: list[_Instance] = []
+    by_address: dict[str, _Instance] = {}  # "type.name[key]", and "type.name" for the first instance
+    used_ids: set[str] = set()
+    taken: set[tuple[str, str]] = set()
     skipped_modules = 0
     for res in _list(doc.get("resources")):
         if not isinstance(res, dict) or res.get("mode") != "managed":
@@ -37,38 +36,53 @@ def import_state(state: bytes | str | dict[str, Any], catalog: Catalog) -> Impor
             skipped_modules += 1
             continue
         rtype, rname = str(res.get("type", "")), str(res.get("name", ""))
-        instances = [i for i in _list(res.get("instances")) if isinstance(i, dict)]
-        for inst in instances:
+        ntype = catalog.get(rtype)
+        for inst in _list(res.get("instances")):
+            if not isinstance(inst, dict):
+                continue
             key = inst.get("index_key")
-            name = rname if key is None else _identifier(f"{rname}_{key}")
             address = f"{rtype}.{rname}" + ("" if key is None else f"[{json.dumps(key)}]")
+            wanted = rname if key is None else _identifier(f"{rname}_{key}")
+            name = _unique_name(rtype, wanted, taken)
+            if name != wanted:
+                warnings.append(f"{address}: named {name}, since another {rtype} is named {wanted}")
             found = inst.get("attributes")
             attrs: dict[str, Any] = found if isinstance(found, dict) else {}
-            ntype = catalog.get(rtype)
             node = Node(
-                id=f"{rtype}.{name}"[:128], type=rtype, name=name, properties=_properties(attrs, ntype, inst)
+                id=unique_id(f"{rtype}.{name}", used_ids),
+                type=rtype,
+                name=name,
+                properties=_properties(attrs, ntype, inst),
             )
             if ntype is None:
                 warnings.append(
                     f"{address}: type {rtype} is not in the catalog; its attributes were not kept"
                 )
-            nodes.append(node)
             deps = [d for d in _list(inst.get("dependencies")) if isinstance(d, str)]
-            raw[address] = (node, attrs, deps)
-            if key is not None and f"{rtype}.{rname}" not in raw:
-                raw[f"{rtype}.{rname}"] = (node, attrs, deps)
+            instance = _Instance(node, attrs, deps)
+            instances.append(instance)
+            by_address[address] = instance
+            by_address.setdefault(f"{rtype}.{rname}", instance)
     if skipped_modules:
         warnings.append(f"{skipped_modules} resource(s) inside modules were skipped")
-    edges = _edges(raw, catalog)
-    infos = [
-        NodeInfo(i, n, "resource", f"{n.type}.{n.name}", catalog.get(n.type)) for i, n in enumerate(nodes)
-    ]
-    _assign_parents(infos, edges, catalog)
-    canvas = Canvas(nodes=nodes, edges=edges)
-    rects = layout(canvas)
-    for node in nodes:
-        node.position = Position(x=rects[node.id].x, y=rects[node.id].y)
-    return ImportResult(canvas, warnings)
+    edges = _edges(instances, by_address, catalog)
+    return ImportResult(finish_canvas([i.node for i in instances], edges, catalog), warnings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    node: Node
+    attributes: dict[str, Any]
+    dependencies: list[str]
+
+
+def _unique_name(rtype: str, name: str, taken: set[tuple[str, str]]) -> str:
+    """``name``, or ``name_2``, ``name_3``... when the type already has it (``a[0]`` next to ``a_0``)."""
+    candidate, n = name, 2
+    while (rtype, candidate) in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add((rtype, candidate))
+    return candidate
 
 
 def _load(state: bytes | str | dict[str, Any]) -> dict[str, Any]:
@@ -127,17 +141,16 @@ def _properties(attrs: dict[str, Any], ntype: NodeType | None, inst: dict[str, A
     return props
 
 
-def _edges(raw: dict[str, tuple[Node, dict[str, Any], list[str]]], catalog: Catalog) -> list[Edge]:
+def _edges(instances: list[_Instance], by_address: dict[str, _Instance], catalog: Catalog) -> list[Edge]:
     edges: set[tuple[str, str, str]] = set()
-    for address, (node, _attrs, deps) in raw.items():
-        if _INDEX.search(address) is None and any(a.startswith(address + "[") for a in raw):
-            continue  # alias of the first instance
-        for dep in deps:
-            target = raw.get(dep)
-            if target is None or target[0] is node:
+    for inst in instances:
+        for dep in inst.dependencies:
+            target = by_address.get(dep)
+            if target is None or target is inst:
                 continue
-            tnode, tattrs, _ = target
-            edges.add((node.id, tnode.id, _explain(node, tnode, tattrs, catalog)))
+            edges.add(
+                (inst.node.id, target.node.id, _explain(inst.node, target.node, target.attributes, catalog))
+            )
     return [Edge(source=s, target=t, attribute=a) for s, t, a in sorted(edges)]
 
 

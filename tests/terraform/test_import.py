@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,6 +234,49 @@ def test_state_resources_become_nodes_and_dependencies_edges(catalog):
     assert ("aws_db_instance.db", "aws_vpc.main", "depends_on") in edges
     assert any("inside modules" in w for w in result.warnings)
     assert validate(result.canvas, catalog).valid
+
+
+def test_state_instances_whose_names_clash_get_unique_ids_and_names(catalog):
+    def managed(name: str, *instances: dict) -> dict:
+        return {"mode": "managed", "type": "terraform_data", "name": name, "instances": list(instances)}
+
+    state = {
+        "version": 4,
+        "resources": [
+            managed("a", {"index_key": 0, "attributes": {"input": "first"}}, {"index_key": 1}),
+            managed("a_0", {"attributes": {"input": "own"}, "dependencies": ["terraform_data.a"]}),
+        ],
+    }
+    result = import_state(state, catalog)
+    nodes = {n.name: n for n in result.canvas.nodes}
+    assert set(nodes) == {"a_0", "a_1", "a_0_2"}
+    assert len({n.id for n in result.canvas.nodes}) == 3
+    assert nodes["a_0"].properties == {"input": "first"} and nodes["a_0_2"].properties == {"input": "own"}
+    # "terraform_data.a" in dependencies means the resource, i.e. its first instance
+    assert {(e.source, e.target) for e in result.canvas.edges} == {(nodes["a_0_2"].id, nodes["a_0"].id)}
+    assert any("a_0_2" in w for w in result.warnings)
+    assert validate(result.canvas, catalog).valid
+
+
+def test_a_state_as_large_as_a_design_imports_in_linear_time(catalog):
+    """Linking dependencies once scanned every address per resource: 10,000 resources took ~20 s."""
+    n = 10_000
+    state = {
+        "version": 4,
+        "resources": [
+            {
+                "mode": "managed",
+                "type": "terraform_data",
+                "name": f"r{i}",
+                "instances": [{"attributes": {"input": i}, "dependencies": [f"terraform_data.r{i - 1}"]}],
+            }
+            for i in range(n)
+        ],
+    }
+    started = time.perf_counter()
+    result = import_state(state, catalog)
+    assert time.perf_counter() - started < 10
+    assert len(result.canvas.nodes) == n and len(result.canvas.edges) == n - 1
 
 
 @pytest.mark.parametrize("bad", ["not json", json.dumps({"version": 3}), json.dumps([1])])
