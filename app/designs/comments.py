@@ -218,7 +218,14 @@ async def update_comment(
             changes[Comment.resolved_by] = principal.user_id if data.resolved else None
     if changes:
         async with transaction():
-            await Comment.update({**changes, Comment.updated_at: utcnow()}).where(Comment.id == comment_id)
+            updated = (
+                await Comment.update({**changes, Comment.updated_at: utcnow()})
+                .where((Comment.id == comment_id) & Comment.deleted_at.is_null())
+                .returning(*Comment.all_columns())
+            )
+            if not updated:  # deleted since it was read
+                raise not_found("comment")
+            row = updated[0]
             await audit.record(
                 principal,
                 "comment.update"
@@ -234,7 +241,7 @@ async def update_comment(
         if resolved_change is not None:
             data_out["resolved"] = resolved_change
         events.publish(access.design_id, event, principal, data_out)
-    return _read(await _comment(access.design_id, comment_id))
+    return _read(row)
 
 
 async def delete_comment(principal: Principal, events: DesignEvents, comment_id: uuid.UUID) -> None:

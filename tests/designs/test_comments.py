@@ -34,6 +34,10 @@ async def test_threads_anchors_filters_and_resolution(client, api):
         f"/api/v1/comments/{on_vpc['id']}", json={"resolved": True}, headers=member.headers
     )
     assert r.status_code == 200 and r.json()["resolved"] and r.json()["resolved_by"] == member.user_id
+    (listed,) = [
+        t for t in (await client.get(url, headers=owner.headers)).json()["items"] if t["id"] == on_vpc["id"]
+    ]
+    assert {k: v for k, v in listed.items() if k != "replies"} == r.json()  # the response is the stored row
     assert [
         t["id"]
         for t in (await client.get(url, params={"resolved": "true"}, headers=owner.headers)).json()["items"]
