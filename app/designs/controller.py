@@ -17,7 +17,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from app.accounts.authz import Principal
 from app.designs import designs, events, versions
-from app.designs.access import design_access
 from app.designs.cache import BodyCache
 from app.designs.events import DesignEvents
 from app.designs.schemas import (
@@ -37,7 +36,6 @@ from app.designs.schemas import (
     VersionSummary,
 )
 from app.designs.versions import CachedBody
-from app.lib.errors import AppError
 from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 JSON = "application/json"
@@ -278,16 +276,7 @@ class DesignController(Controller):
         """`text/event-stream`: `version.created`, `design.updated`, `design.deleted`, `comment.added`,
         `comment.updated`, `comment.resolved`, `comment.deleted`, `share.changed`; each `data` is a
         DesignEvent JSON object. The stream ends when the caller loses access."""
-        await design_access(principal, design_id, "read")
-
-        async def still_allowed() -> bool:
-            try:
-                await design_access(principal, design_id, "read")
-            except AppError:
-                return False
-            return True
-
         return ServerSentEvent(
-            events.stream(deps.channels, design_id, still_allowed),
+            await events.subscribe(principal, deps.channels, design_id),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

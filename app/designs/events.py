@@ -18,8 +18,10 @@ from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
 
 from app.accounts.authz import Principal
+from app.designs.access import design_access
 from app.designs.schemas import DesignEvent, EventType
 from app.lib.clock import utcnow
+from app.lib.errors import AppError
 
 log = logging.getLogger("board3.designs.events")
 
@@ -104,3 +106,20 @@ async def stream(
             if _concerns_access(payload) and not await still_allowed():
                 return
             yield _sse(payload)
+
+
+async def subscribe(
+    principal: Principal, channels: ChannelsPlugin, design_id: uuid.UUID
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The design's event stream for ``principal``: read access is checked now (404/403 before
+    the stream starts) and again whenever ``stream`` asks, so it ends when access is lost."""
+    await design_access(principal, design_id, "read")
+
+    async def still_allowed() -> bool:
+        try:
+            await design_access(principal, design_id, "read")
+        except AppError:
+            return False
+        return True
+
+    return stream(channels, design_id, still_allowed)
