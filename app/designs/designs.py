@@ -289,14 +289,11 @@ async def delete_design(
 ) -> None:
     """Soft delete: the design, its versions and comments disappear from the API; the name is free."""
     access = await design_access(principal, design_id, "manage")
+    now = utcnow()
     async with transaction():
         deleted = (
             await Design.update(
-                {
-                    Design.deleted_at: utcnow(),
-                    Design.revision: Design.revision + 1,
-                    Design.updated_at: utcnow(),
-                }
+                {Design.deleted_at: now, Design.revision: Design.revision + 1, Design.updated_at: now}
             )
             .where((Design.id == design_id) & Design.deleted_at.is_null())
             .returning(Design.id)
