@@ -64,8 +64,8 @@ def _category(node: Node, catalog: Catalog) -> str:
 
 def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = frozenset()) -> str:
     """A readable SVG of the design; node ids in ``highlight`` are drawn distinctly."""
-    rects = layout(canvas)
     parent = effective_parents(canvas)
+    rects = layout(canvas, parent)
     nodes: dict[str, Node] = {}
     for n in canvas.nodes:
         nodes.setdefault(n.id, n)

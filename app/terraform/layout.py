@@ -83,9 +83,11 @@ def effective_parents(canvas: Canvas) -> dict[str, str | None]:
     return parent
 
 
-def layout(canvas: Canvas) -> dict[str, Rect]:
-    """Absolute rectangles of every node (first occurrence of each id)."""
-    parent = effective_parents(canvas)
+def layout(canvas: Canvas, parent: dict[str, str | None] | None = None) -> dict[str, Rect]:
+    """Absolute rectangles of every node (first occurrence of each id); ``parent``: the canvas's
+    ``effective_parents`` when the caller has them already."""
+    if parent is None:
+        parent = effective_parents(canvas)
     first: dict[str, Node] = {}
     for n in canvas.nodes:
         first.setdefault(n.id, n)
@@ -138,23 +140,18 @@ def layout(canvas: Canvas) -> dict[str, Rect]:
 
 def _lift(u: str, v: str, parent: dict[str, str | None], depth: dict[str, int]) -> tuple[str, str] | None:
     """The ancestors of u and v that are siblings (None when one contains the other)."""
-    du, dv = depth[u], depth[v]
-    while du > dv:
-        up = parent[u]
-        if up == v:
-            return None
-        assert up is not None
-        u, du = up, du - 1
-    while dv > du:
-        vp = parent[v]
-        if vp == u:
-            return None
-        assert vp is not None
-        v, dv = vp, dv - 1
+
+    def up(x: str) -> str:
+        p = parent[x]
+        assert p is not None  # x is below the top level, so it has a parent
+        return p
+
+    while depth[u] > depth[v]:
+        u = up(u)
+    while depth[v] > depth[u]:
+        v = up(v)
     while parent[u] != parent[v]:
-        pu, pv = parent[u], parent[v]
-        assert pu is not None and pv is not None
-        u, v = pu, pv
+        u, v = up(u), up(v)
     return None if u == v else (u, v)
 
 
