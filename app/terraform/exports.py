@@ -21,16 +21,16 @@ import msgspec
 from app.accounts.authz import Principal
 from app.designs.access import design_access
 from app.designs.cache import etag_matches
-from app.designs.canvas import Canvas
+from app.designs.canvas import Canvas, CanvasLimits
 from app.designs.tables import Design
 from app.designs.versions import canvas_limits, load_canvas, prepare_canvas
-from app.lib.errors import BadRequest, FieldError
+from app.lib.errors import BadRequest, FieldError, not_found
 from app.terraform.bundle import build_bundle
-from app.terraform.catalog import get_catalog
+from app.terraform.catalog import Catalog, get_catalog
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from app.terraform.diagram import render_svg
-from app.terraform.schemas import DesignValidation, TerraformFiles, ValidateRequest
+from app.terraform.schemas import DesignValidation, TerraformFiles, ValidateRequest, ValidationResult
 from app.terraform.validate import validate
 
 ExportFormat = Literal["json", "hcl", "zip"]
@@ -88,6 +88,7 @@ async def validate_design(
     An unsaved canvas is first checked like a save (413 beyond the limits, 422 when malformed), so
     what validates here can be saved; problem edge indexes refer to the canvas as sent.
     """
+    catalog, limits = get_catalog(), canvas_limits()
     if data is not None:
         await design_access(principal, design_id, "read")
         if version is not None:
@@ -95,12 +96,16 @@ async def validate_design(
                 "give either a canvas in the body or a version, not both",
                 errors=[FieldError("query.version", "not allowed with a canvas in the body")],
             )
-        canvas, number = data.canvas, None
-        await asyncio.to_thread(prepare_canvas, canvas)
+        number, result = None, await asyncio.to_thread(_validate_unsaved, data.canvas, catalog, limits)
     else:
         number, canvas = await load_canvas(principal, design_id, version)
-    result = await asyncio.to_thread(validate, canvas, get_catalog(), canvas_limits())
+        result = await asyncio.to_thread(validate, canvas, catalog, limits)
     return DesignValidation(valid=result.valid, problems=result.problems, design_id=design_id, version=number)
+
+
+def _validate_unsaved(canvas: Canvas, catalog: Catalog, limits: CanvasLimits) -> ValidationResult:
+    prepare_canvas(canvas)  # 413/422 exactly as saving it would be
+    return validate(canvas, catalog, limits)
 
 
 def backend_base_url(public_url: str | None, request_base_url: str) -> str:
@@ -135,26 +140,29 @@ async def export_terraform(
     ``json``: ``main.tf.json``. ``hcl``: the ``.tf`` files as a JSON object. ``zip``: the files, the
     bundled modules the design uses and a ``backend.tf`` for this design's state at ``base_url``.
     """
-    org, filename = "", "main.tf.json"
-    if fmt == "zip":
-        access = await design_access(principal, design_id, "read")
-        org = access.organization_slug
-    number, canvas = await load_canvas(principal, design_id, version)
+    number, canvas = await load_canvas(principal, design_id, version)  # checks read access
+    org, stem = await _org_and_file_stem(design_id) if fmt == "zip" else ("", "")
     state = state_name(design_id)
     body = await asyncio.to_thread(_generate, canvas, fmt, number, base_url, org, state)
     if fmt == "json":
-        return _rendered(body, JSON, number, if_none_match, filename)
+        return _rendered(body, JSON, number, if_none_match, "main.tf.json")
     if fmt == "hcl":
         return _rendered(body, JSON, number, if_none_match)
-    filename = f"{await _file_stem(design_id)}-v{number}.zip"
-    return _rendered(body, ZIP, number, if_none_match, filename, attachment=True)
+    return _rendered(body, ZIP, number, if_none_match, f"{stem}-v{number}.zip", attachment=True)
 
 
-async def _file_stem(design_id: uuid.UUID) -> str:
-    """The design's name, reduced to characters every file system and header accepts."""
-    row = await Design.select(Design.name).where(Design.id == design_id).first()
-    stem = _UNSAFE_FILENAME.sub("-", str(row["name"]) if row else "").strip("-.")[:80]
-    return stem or "design"
+async def _org_and_file_stem(design_id: uuid.UUID) -> tuple[str, str]:
+    """The design's organization slug (for ``backend.tf``) and its name reduced to characters every
+    file system and header accepts (for the zip's file name)."""
+    row = (
+        await Design.select(Design.name, Design.organization.slug)
+        .where((Design.id == design_id) & Design.deleted_at.is_null())
+        .first()
+    )
+    if row is None:  # deleted since load_canvas read it
+        raise not_found("design")
+    stem = _UNSAFE_FILENAME.sub("-", str(row["name"])).strip("-.")[:80]
+    return str(row["organization.slug"]), stem or "design"
 
 
 def highlight_ids(values: Iterable[str], node_ids: set[str]) -> set[str]:
