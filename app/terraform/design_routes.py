@@ -81,40 +81,38 @@ _IMPORT_COMMON: dict[str, Schema] = {
     "status": _string("draft (default), active or archived", enum=["draft", "active", "archived"]),
     "message": _string("Message of version 1", max_length=2000),
 }
-_IMPORT_JSON = Schema(
-    type=OpenAPIType.OBJECT,
-    required=["name"],
-    properties={
-        **_IMPORT_COMMON,
-        "files": Schema(
-            type=OpenAPIType.OBJECT,
-            description="File name -> content (.tf and .tf.json; other names are ignored). Not with `state`.",
-            additional_properties=Schema(type=OpenAPIType.STRING),
-            max_properties=200,
-        ),
-        "state": Schema(
-            type=OpenAPIType.OBJECT,
-            description="A Terraform state document (format version 4). Not with `files`.",
-        ),
-    },
+
+
+def _import_body(files: Schema, state: Schema, **kw: Any) -> Schema:
+    """The import request: the design's fields plus ``files`` or ``state`` (JSON and form alike)."""
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["name"],
+        properties={**_IMPORT_COMMON, "files": files, "state": state},
+        **kw,
+    )
+
+
+_IMPORT_JSON = _import_body(
+    files=Schema(
+        type=OpenAPIType.OBJECT,
+        description="File name -> content (.tf and .tf.json; other names are ignored). Not with `state`.",
+        additional_properties=Schema(type=OpenAPIType.STRING),
+        max_properties=200,
+    ),
+    state=Schema(
+        type=OpenAPIType.OBJECT,
+        description="A Terraform state document (format version 4). Not with `files`.",
+    ),
     examples=[{"name": "network", "files": {"main.tf": 'resource "aws_vpc" "main" {\n}\n'}}],
 )
-_IMPORT_FORM = Schema(
-    type=OpenAPIType.OBJECT,
-    required=["name"],
-    properties={
-        **_IMPORT_COMMON,
-        "files": Schema(
-            type=OpenAPIType.ARRAY,
-            items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
-            description="One or more .tf / .tf.json files (any part name other than `state` works too)",
-        ),
-        "state": Schema(
-            type=OpenAPIType.STRING,
-            format=OpenAPIFormat.BINARY,
-            description="A terraform.tfstate file. Not with Terraform files.",
-        ),
-    },
+_IMPORT_FORM = _import_body(
+    files=Schema(
+        type=OpenAPIType.ARRAY,
+        items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+        description="One or more .tf / .tf.json files (any part name other than `state` works too)",
+    ),
+    state=_string("A terraform.tfstate file. Not with Terraform files.", format=OpenAPIFormat.BINARY),
 )
 
 
