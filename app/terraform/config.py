@@ -127,10 +127,10 @@ def config_from_analysis(analysis: Analysis, catalog: Catalog) -> Config:
     return Config(required, blocks, sorted(modules))
 
 
-def _refs(edges: list[EdgeInfo]) -> tuple[dict[str, Any], list[tuple[str, bool, Any]], list[Any]]:
+def _refs(edges: list[EdgeInfo]) -> tuple[dict[str, Any], list[tuple[str, Any]], list[Any]]:
     """(single values by property, list appends, depends_on) from a node's outgoing edges."""
     sets: dict[str, Any] = {}
-    appends: list[tuple[str, bool, Any]] = []
+    appends: list[tuple[str, Any]] = []
     depends: list[str] = []
     for e in edges:
         if e.mode == "depends_on":
@@ -138,7 +138,7 @@ def _refs(edges: list[EdgeInfo]) -> tuple[dict[str, Any], list[tuple[str, bool, 
         elif e.mode in ("property", "output") and e.prop is not None:
             sets[e.prop] = expr(e.ref)
         elif e.mode == "list" and e.prop is not None:
-            appends.append((e.prop, True, expr(e.ref)))
+            appends.append((e.prop, expr(e.ref)))
     return sets, appends, [expr(d) for d in sorted(set(depends))]
 
 
@@ -150,7 +150,7 @@ def _resource_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[st
     sets, appends, depends = _refs(edges)
     for prop, value in sets.items():
         set_path(props, prop, value, append=False, block_list=_is_block_list(spec.properties, prop))
-    for prop, _, value in appends:
+    for prop, value in appends:
         set_path(props, prop, value, append=True, block_list=_is_block_list(spec.properties, prop))
     body = _body(props, spec.properties)
     if depends:
