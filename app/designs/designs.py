@@ -30,26 +30,32 @@ from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, PreconditionFailed, ValidationFailed, not_found
 from app.lib.pagination import Keyset
 
-SUMMARY_COLUMNS = (
-    Design.id,
-    Design.organization,
-    Design.organization.slug,
-    Design.name,
-    Design.description,
-    Design.cloud_provider,
-    Design.status,
-    Design.template,
-    Design.created_by,
-    Design.created_at,
-    Design.updated_at,
-    Design.current_version,
-    Design.current_hash,
-    Design.revision,
-)
+
+def summary_columns(design: Any = Design) -> tuple[Any, ...]:
+    """The columns of a ``DesignSummary``, of ``Design`` or reached through a foreign key to it."""
+    return (
+        design.id,
+        design.organization,
+        design.organization.slug,
+        design.name,
+        design.description,
+        design.cloud_provider,
+        design.status,
+        design.template,
+        design.created_by,
+        design.created_at,
+        design.updated_at,
+        design.current_version,
+        design.current_hash,
+        design.revision,
+    )
+
+
+SUMMARY_COLUMNS = summary_columns()
 
 
 def summary_from_row(row: dict[str, Any], prefix: str = "") -> DesignSummary:
-    """A summary from a row of ``SUMMARY_COLUMNS`` (``prefix``: reached through a foreign key)."""
+    """A summary from a row of ``summary_columns()`` (``prefix``: reached through a foreign key)."""
     return DesignSummary(
         id=row[prefix + "id"],
         organization=row[prefix + "organization.slug"],

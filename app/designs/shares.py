@@ -17,7 +17,7 @@ from app.accounts.tables import User
 from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
 from app.designs.access import DesignAccess, design_access
-from app.designs.designs import summary_from_row
+from app.designs.designs import summary_columns, summary_from_row
 from app.designs.events import DesignEvents
 from app.designs.schemas import ShareCreate, SharedDesign, SharedDesignPage, ShareRead
 from app.designs.tables import DesignShare
@@ -170,25 +170,12 @@ async def shared_with_me(principal: Principal, cursor: str | None, limit: int) -
     """Live designs shared with the calling user, newest share first."""
     if principal.user_id is None:
         return SharedDesignPage(items=[])
-    d: Any = DesignShare.design
     query = DesignShare.select(
         DesignShare.id,
         DesignShare.permission,
         DesignShare.created_at,
-        d.id,
-        d.organization,
-        d.organization.slug,
-        d.name,
-        d.description,
-        d.cloud_provider,
-        d.status,
-        d.template,
-        d.created_by,
-        d.created_at,
-        d.updated_at,
-        d.current_version,
-        d.current_hash,
-    ).where((DesignShare.user == principal.user_id) & d.deleted_at.is_null())
+        *summary_columns(DesignShare.design),
+    ).where((DesignShare.user == principal.user_id) & DesignShare.design.deleted_at.is_null())
     keyset = Keyset(DesignShare.created_at, DesignShare.id)
     rows = await keyset.apply(query, cursor, limit)
     page, next_cursor = keyset.page(rows, limit)
