@@ -39,9 +39,12 @@ def test_bundle_holds_code_modules_and_backend_and_is_deterministic(catalog):
 
 
 def test_backend_values_are_escaped():
-    text = backend_tf("http://h", 'o"${x}', "s")
-    assert "$${" not in text or "%24%7B" in text  # percent-encoded path segment
-    assert '"' not in text.split("address")[1].split("\n")[0].strip(' ="')
+    # Each of org and state is one percent-encoded path segment: no quote, interpolation or "/".
+    text = backend_tf("http://h/", 'o"${x}', "s/../t")
+    address = "http://h/tf/o%22%24%7Bx%7D/s%2F..%2Ft"
+    assert f'    address        = "{address}"\n' in text
+    assert f'    lock_address   = "{address}/lock"\n' in text
+    assert f'    unlock_address = "{address}/lock"\n' in text
 
 
 SCHEMA = {

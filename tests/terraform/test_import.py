@@ -102,6 +102,7 @@ def test_locals_and_foreign_modules_are_reported_as_warnings(catalog):
         {"main.tf": 'locals {\n  a = 1\n}\nmodule "m" {\n  source = "hashicorp/x/aws"\n}\n'}, catalog
     )
     assert any("locals" in w for w in result.warnings)
+    assert any("module m" in w and "not a bundled module" in w for w in result.warnings)
     assert result.canvas.nodes[0].type == "module.aws"
 
 
