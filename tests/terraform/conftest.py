@@ -11,6 +11,26 @@ import pytest
 
 from app.terraform.catalog import Catalog, load_catalog
 
+# A variable, a VPC tagged with it and a subnet referring to the VPC: the start of the import samples.
+NETWORK_TF = """
+variable "env" {
+  type    = string
+  default = "dev"
+}
+
+resource "aws_vpc" "main" {
+  cidr_block = "10.0.0.0/16"
+  tags = {
+    Name = "main-${var.env}"
+  }
+}
+
+resource "aws_subnet" "a" {
+  vpc_id     = aws_vpc.main.id
+  cidr_block = cidrsubnet(aws_vpc.main.cidr_block, 8, 1)
+}
+"""
+
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:

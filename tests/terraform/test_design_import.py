@@ -10,26 +10,12 @@ import pytest
 
 from app.terraform.imports import MAX_HCL_COMPLEXITY
 from tests.support.api import assert_problem
+from tests.terraform.conftest import NETWORK_TF
 from tests.terraform.design_support import design_with, offline_canvas, vpc_design
 
-MAIN_TF = """
-variable "env" {
-  type    = string
-  default = "dev"
-}
-
-resource "aws_vpc" "main" {
-  cidr_block = "10.0.0.0/16"
-  tags = {
-    Name = "main-${var.env}"
-  }
-}
-
-resource "aws_subnet" "a" {
-  vpc_id     = aws_vpc.main.id
-  cidr_block = cidrsubnet(aws_vpc.main.cidr_block, 8, 1)
-}
-
+MAIN_TF = (
+    NETWORK_TF
+    + """
 resource "terraform_data" "marker" {
   input      = var.env
   depends_on = [aws_subnet.a]
@@ -39,6 +25,7 @@ locals {
   ignored = 1
 }
 """
+)
 
 OUTPUTS_TF = """
 output "subnet_id" {

@@ -16,24 +16,11 @@ from app.terraform.hclsyntax import expr
 from app.terraform.state_import import import_state
 from app.terraform.validate import explicit_attributes, validate
 
-HCL = """
-variable "env" {
-  type    = string
-  default = "dev"
-}
+from .conftest import NETWORK_TF
 
-resource "aws_vpc" "main" {
-  cidr_block = "10.0.0.0/16"
-  tags = {
-    Name = "main-${var.env}"
-  }
-}
-
-resource "aws_subnet" "a" {
-  vpc_id     = aws_vpc.main.id
-  cidr_block = cidrsubnet(aws_vpc.main.cidr_block, 8, 1)
-}
-
+HCL = (
+    NETWORK_TF
+    + """
 resource "aws_security_group" "web" {
   vpc_id = aws_vpc.main.id
 }
@@ -49,6 +36,7 @@ output "vpc" {
   value = aws_vpc.main.arn
 }
 """
+)
 
 
 def test_hcl_files_become_nodes_edges_parents_and_positions(catalog):
