@@ -29,7 +29,7 @@ def render_hcl(config: Config) -> dict[str, str]:
         lines = ["terraform {", f"{INDENT}required_providers {{"]
         for name, spec in config.required_providers.items():
             lines.append(f"{INDENT * 2}{hcl_key(name)} = {{")
-            lines.extend(_attr_lines({k: v for k, v in spec.items()}, 3))
+            lines.extend(_attr_lines(spec, 3))
             lines.append(f"{INDENT * 2}}}")
         lines += [f"{INDENT}}}", "}"]
         chunks.setdefault("versions.tf", []).append("\n".join(lines))

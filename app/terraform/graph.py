@@ -71,9 +71,9 @@ def address_of(node: Node, kind: Kind | None) -> str:
 
 
 def label_of(node: Node) -> str:
-    """How problems name a node: its address-like ``type.name``."""
-    if node.type in ("variable", "output") or node.type.startswith("module."):
-        return f"{node.type}.{node.name}" if node.type.startswith("module.") else f"{node.type} {node.name}"
+    """How problems name a node: ``type.name`` (``variable name`` and ``output name``)."""
+    if node.type in ("variable", "output"):
+        return f"{node.type} {node.name}"
     return f"{node.type}.{node.name}"
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from app.designs.canvas import Canvas, Edge, Node
 
-STACK_SIZE = 29
+STACK_SIZE = 23  # nodes one _stack() adds
 
 
 def aws_design(n_nodes: int) -> Canvas:
-    """About ``n_nodes`` nodes: whole stacks of ~24 nodes plus a region variable and outputs."""
+    """Exactly ``n_nodes`` nodes: an environment variable, whole stacks, then buckets to fill up."""
     nodes: list[Node] = [
         Node(
             id="var-env", type="variable", name="environment", properties={"type": "string", "default": "dev"}
