@@ -18,6 +18,7 @@ from app.lib.errors import FieldError, ValidationFailed
 from app.terraform.catalog import Catalog, PropertySpec
 from app.terraform.graph import Analysis, EdgeInfo, NodeInfo, set_path
 from app.terraform.hclsyntax import EXPR_KEY, expr, is_expr, normalize_expression
+from app.terraform.node_checks import VARIABLE_PROPERTIES
 from app.terraform.validate import analyze
 
 MODULES_PREFIX = "./modules/"
@@ -207,11 +208,7 @@ def _module_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[str,
 
 
 def _variable_body(props: dict[str, Any]) -> Body:
-    body = Body()
-    for name in ("type", "default", "description", "sensitive", "nullable"):
-        if name in props and not (name == "default" and props[name] is None and "default" not in props):
-            body.attrs[name] = props[name]
-    return body
+    return Body(attrs={name: props[name] for name in VARIABLE_PROPERTIES if name in props})
 
 
 def _output_block(info: NodeInfo, edges: list[EdgeInfo], canonical: Mapping[str, str]) -> Block:
