@@ -6,8 +6,9 @@ import uuid
 from typing import Any
 
 import msgspec
+from piccolo.columns.combination import Combinable
 
-from app.accounts.authz import Access, Principal, access_for_org, scoped
+from app.accounts.authz import Access, Principal, access_for_org, scoped, tenant_column
 from app.activity import service as audit
 from app.db import for_update, transaction
 from app.lib import crypto
@@ -34,6 +35,12 @@ def check_name(name: str) -> None:
         raise BadRequest("state names are 1-128 letters, digits, '-', '_' or '.'", code="invalid-state-name")
 
 
+def named(access: Access, name: str) -> Combinable:
+    """``WHERE`` for the state ``name`` of the caller's organization, for UPDATEs (``scoped`` makes
+    SELECTs): a conditional UPDATE can then find and change the row in one round trip."""
+    return (tenant_column(State) == access.organization_id) & (State.name == name)
+
+
 async def find_state(access: Access, name: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = scoped(State, access, *STATE_COLUMNS).where(State.name == name).first()
     if lock:
@@ -58,6 +65,12 @@ async def ensure_state(access: Access, name: str) -> dict[str, Any]:
     row = await find_state(access, name)
     if row is not None:
         return row
+    await create_state(access, name)
+    return await load_state(access, name)
+
+
+async def create_state(access: Access, name: str) -> None:
+    """Insert the state unless it exists (a concurrent creator may win; nothing is raised)."""
     now = utcnow()
     async with transaction():
         inserted = (
@@ -76,7 +89,6 @@ async def ensure_state(access: Access, name: str) -> dict[str, Any]:
                 object_id=inserted[0]["id"],
                 details={"name": name},
             )
-    return await load_state(access, name)
 
 
 def context(organization_id: uuid.UUID, state_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, str]:

@@ -1,20 +1,31 @@
 """State locks: one conditional UPDATE decides every race, in the database.
 
-``UPDATE states SET lock_id = :id ... WHERE id = :state AND lock_id IS NULL`` takes the lock; the
-release is ``... WHERE lock_id = :id``. Under PostgreSQL's row locks (and SQLite's single writer)
+``UPDATE states SET lock_id = :id ... WHERE <org and name> AND lock_id IS NULL`` takes the lock;
+the release is ``... AND lock_id = :id``. Under PostgreSQL's row locks (and SQLite's single writer)
 exactly one of many concurrent LOCKs matches; every other caller reads the holder's lock info.
+The UPDATE addresses the state by name, so the usual LOCK and UNLOCK need no read before it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+
+from piccolo.columns.combination import Combinable
 
 from app.accounts.authz import Access, Principal
 from app.activity import service as audit
 from app.db import transaction
 from app.lib.clock import utcnow
-from app.lib.errors import BadRequest
-from app.states.common import StateLocked, ensure_state, find_state, load_state, lock_read, resolve
+from app.lib.errors import BadRequest, Conflict
+from app.states.common import (
+    StateLocked,
+    create_state,
+    find_state,
+    load_state,
+    lock_read,
+    named,
+    resolve,
+)
 from app.states.header import HeaderError, LockInfo, decode_lock_info, encode_lock_info
 from app.states.schemas import LockRead
 from app.states.tables import State
@@ -30,12 +41,11 @@ def _decode(body: bytes | bytearray) -> LockInfo:
 
 
 async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> bytes:
-    """LOCK: take the lock for the holder in ``body``; 423 with the holder's info if taken."""
+    """LOCK: take the lock for the holder in ``body``; 423 with the holder's info if taken.
+    The first LOCK of a name creates the state."""
     access = await resolve(principal, slug, name, "state:write")
     info = _decode(body)
-    row = await ensure_state(access, name)
     raw = encode_lock_info(info)
-    holder: dict[str, Any] | None = None
     for _ in range(_RACE_RETRIES):
         async with transaction():
             taken = (
@@ -49,34 +59,34 @@ async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearr
                     },
                     use_auto_update=False,
                 )
-                .where((State.id == row["id"]) & State.lock_id.is_null())
+                .where(named(access, name) & State.lock_id.is_null())
                 .returning(State.id)
             )
             if taken:
-                await _audit(access, "state.lock", row, info.id, info.operation)
+                await _audit(access, "state.lock", taken[0]["id"], name, info)
                 return raw
         holder = await find_state(access, name)
-        if holder is not None and holder["lock_id"]:
+        if holder is None:
+            await create_state(access, name)
+        elif holder["lock_id"]:
             raise StateLocked(holder)
-        # The holder released between our UPDATE and the read: try again.
-    assert holder is not None
-    raise StateLocked(holder)
+        # Created just now, or the holder released between our UPDATE and the read: try again.
+    raise Conflict("the lock was taken and released too often to acquire it; retry", code="lock-contended")
 
 
 async def unlock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> None:
     """UNLOCK: release the lock of the holder in ``body``. An empty body is ``terraform
     force-unlock`` (it never sends the id) and needs ``state:admin``."""
     access = await resolve(principal, slug, name, "state:write")
-    if not bytes(body).strip():
+    if not body.strip():
         access.require("state:admin")
         await force_unlock_access(access, name)
         return
     info = _decode(body)
-    row = await load_state(access, name)
     async with transaction():
-        released = await _release(row, info.id)
-        if released:
-            await _audit(access, "state.unlock", row, info.id, info.operation)
+        released = await _release(named(access, name) & (State.lock_id == info.id))
+        if released is not None:
+            await _audit(access, "state.unlock", released, name, info)
             return
     current = await load_state(access, name)
     if current["lock_id"]:
@@ -84,9 +94,8 @@ async def unlock(principal: Principal, slug: str, name: str, body: bytes | bytea
     # Not locked at all: releasing is idempotent (a retried UNLOCK must not fail).
 
 
-async def _release(row: dict[str, Any], lock_id: str | None) -> bool:
-    where = State.id == row["id"]
-    where = where & (State.lock_id == lock_id if lock_id is not None else State.lock_id.is_not_null())
+async def _release(where: Combinable) -> uuid.UUID | None:
+    """Clear the lock of the state matching ``where`` (and a lock condition); its id, if any."""
     released = (
         await State.update(
             {
@@ -101,7 +110,7 @@ async def _release(row: dict[str, Any], lock_id: str | None) -> bool:
         .where(where)
         .returning(State.id)
     )
-    return bool(released)
+    return released[0]["id"] if released else None
 
 
 async def force_unlock(principal: Principal, slug: str, name: str) -> LockRead | None:
@@ -116,7 +125,7 @@ async def force_unlock_access(access: Access, name: str) -> LockRead | None:
         if not row["lock_id"]:
             return None
         previous = lock_read(row)
-        await _release(row, None)
+        await _release(State.id == row["id"])
         await audit.record(
             access.principal,
             "state.force_unlock",
@@ -134,12 +143,12 @@ async def force_unlock_access(access: Access, name: str) -> LockRead | None:
     return previous
 
 
-async def _audit(access: Access, action: str, row: dict[str, Any], lock_id: str, operation: str) -> None:
+async def _audit(access: Access, action: str, state_id: uuid.UUID, name: str, info: LockInfo) -> None:
     await audit.record(
         access.principal,
         action,
         organization_id=access.organization_id,
         object_type="state",
-        object_id=row["id"],
-        details={"name": row["name"], "lock_id": lock_id, "operation": operation},
+        object_id=state_id,
+        details={"name": name, "lock_id": info.id, "operation": info.operation},
     )
