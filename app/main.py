@@ -37,7 +37,7 @@ from app.db import get_engine
 from app.db.migrate import ensure_migrated, exclusive
 from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
-from app.designs.controller import DesignController
+from app.designs.controller import DesignController, make_design_deps
 from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     redis = make_redis(settings.redis.url) if settings.redis.url else None
     stores = make_store_registry(redis, prefix)
     gate = make_gate(redis, prefix)
+    channels = make_channels_plugin(redis, prefix)
     auth_service = AuthService(
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
@@ -183,9 +184,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[RequestIdMiddleware, prometheus.middleware, auth],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
-        plugins=[make_channels_plugin(redis, prefix)],
+        plugins=[channels],
         stores=stores,
-        state=State({"settings": settings, "redis": redis, "auth_service": auth_service}),
+        state=State(
+            {
+                "settings": settings,
+                "redis": redis,
+                "auth_service": auth_service,
+                "design_deps": make_design_deps(stores.get("cache"), channels),
+            }
+        ),
         openapi_config=_openapi(),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,

@@ -111,6 +111,22 @@ async def _member_access(principal: Principal, slug: str | None, org_id: uuid.UU
     return Access(principal, row["organization.id"], row["organization.slug"], permissions, row["role.name"])
 
 
+async def org_ids_with(principal: Principal, permission: str) -> list[uuid.UUID]:
+    """Every organization in which the principal holds ``permission`` (for cross-organization lists)."""
+    if principal.kind == "system":
+        return [r["id"] for r in await Organization.select(Organization.id)]
+    if principal.kind == "user":
+        rows = (
+            await Member.select(Member.organization, Member.role._.permissions)
+            .where(Member.user == principal.user_id)
+            .output(load_json=True)
+        )
+        return [r["organization"] for r in rows if permission in (r["role.permissions"] or [])]
+    if principal.organization_id is not None and permission in (principal.scopes or frozenset()):
+        return [principal.organization_id]
+    return []
+
+
 def tenant_column(table: type[Table]) -> Column:
     """The column that says which organization a row belongs to."""
     column = getattr(table, "organization", None) or getattr(table, "organization_id", None)

@@ -14,6 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+from litestar.stores.base import Store
 
 from app.accounts.authz import Principal
 from app.designs import designs, events, versions
@@ -75,12 +76,13 @@ class DesignDeps:
     channels: ChannelsPlugin
 
 
+def make_design_deps(cache: Store, channels: ChannelsPlugin) -> DesignDeps:
+    """Built once by the composition root (``app.main.create_app``)."""
+    return DesignDeps(BodyCache(cache), DesignEvents(channels), channels)
+
+
 def provide_design_deps(request: Request[Any, Any, Any]) -> DesignDeps:
-    deps: DesignDeps | None = request.app.state.get("design_deps")
-    if deps is None:
-        channels = request.app.plugins.get(ChannelsPlugin)
-        deps = DesignDeps(BodyCache(request.app.stores.get("cache")), DesignEvents(channels), channels)
-        request.app.state["design_deps"] = deps
+    deps: DesignDeps = request.app.state.design_deps
     return deps
 
 

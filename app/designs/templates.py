@@ -11,8 +11,7 @@ from typing import Any
 
 import msgspec
 
-from app.accounts.authz import Principal, access_for_org
-from app.accounts.tables import Member, Organization
+from app.accounts.authz import Principal, access_for_org, org_ids_with
 from app.activity import service as audit
 from app.db import is_unique_violation, transaction
 from app.designs import designs as design_service
@@ -75,22 +74,6 @@ def _summary(row: dict[str, Any]) -> TemplateSummary:
     )
 
 
-async def _caller_org_ids(principal: Principal) -> list[uuid.UUID]:
-    """Organizations whose templates the caller may see (members with design:read; an API key's org)."""
-    if principal.kind == "system":
-        return [r["id"] for r in await Organization.select(Organization.id)]
-    if principal.user_id is not None:
-        rows = (
-            await Member.select(Member.organization, Member.role.permissions)
-            .where(Member.user == principal.user_id)
-            .output(load_json=True)
-        )
-        return [r["organization"] for r in rows if "design:read" in (r["role.permissions"] or [])]
-    if principal.organization_id is not None and "design:read" in (principal.scopes or frozenset()):
-        return [principal.organization_id]
-    return []
-
-
 async def _visible(principal: Principal, template_ref: str) -> dict[str, Any]:
     """The template by id (or public slug) if the caller may see it; else 404."""
     where: Any
@@ -103,7 +86,7 @@ async def _visible(principal: Principal, template_ref: str) -> dict[str, Any]:
         raise not_found("template")
     if row["public"] or row["organization"] is None:
         return row
-    if row["organization"] not in await _caller_org_ids(principal):
+    if row["organization"] not in await org_ids_with(principal, "design:read"):
         raise not_found("template")
     return row
 
@@ -119,7 +102,7 @@ async def list_templates(
     limit: int,
 ) -> TemplatePage:
     """Public templates plus those of the caller's organizations, by name."""
-    orgs = await _caller_org_ids(principal)
+    orgs = await org_ids_with(principal, "design:read")
     visible: Any = Template.public.eq(True)
     if orgs:
         visible |= Template.organization.is_in(orgs)
