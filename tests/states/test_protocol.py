@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -124,6 +125,19 @@ async def test_forced_write_needs_state_admin_and_becomes_the_next_version(clien
         f"/api/v1/orgs/{keys.org}/audit-logs", params={"action": "state.write"}, headers=bearer(keys.admin)
     )
     assert sorted(e["details"]["serial"] for e in r.json()["items"] if e["details"].get("forced")) == [6, 9]
+
+
+async def test_concurrent_writes_of_one_serial_store_exactly_one(client, keys):
+    name = unique()
+    url = f"/tf/{keys.org}/{name}"
+    assert (await client.post(url, content=state_doc(1), headers=keys.headers())).status_code == 200
+    bodies = [state_doc(2, marker=f"writer-{i}") for i in range(10)]
+    responses = await asyncio.gather(*(client.post(url, content=b, headers=keys.headers()) for b in bodies))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * 9, statuses
+    winner = bodies[next(i for i, r in enumerate(responses) if r.status_code == 200)]
+    assert await _current(client, keys, name) == (200, winner)
+    assert await _versions(client, keys, name) == [2, 1]
 
 
 async def test_content_md5_is_checked(client, keys):
