@@ -140,6 +140,29 @@ async def test_concurrent_writes_of_one_serial_store_exactly_one(client, keys):
     assert await _versions(client, keys, name) == [2, 1]
 
 
+async def test_write_to_a_state_recreated_meanwhile_is_refused(client, keys, monkeypatch):
+    """The blob is bound to the state id read first: storing it under a new row of the same name
+    would leave a version that never decrypts."""
+    from app.states import backend
+    from app.states.tables import State
+
+    name = unique()
+    url = f"/tf/{keys.org}/{name}"
+    assert (await client.post(url, content=state_doc(1), headers=keys.headers())).status_code == 200
+    encrypt = backend._encrypt
+
+    async def recreate_then_encrypt(access, state_id, version_id, body):
+        await State.delete().where(State.id == state_id)
+        await State.insert(State(organization=access.organization_id, name=name))
+        return await encrypt(access, state_id, version_id, body)
+
+    monkeypatch.setattr(backend, "_encrypt", recreate_then_encrypt)
+    assert_problem(await client.post(url, content=state_doc(2), headers=keys.headers()), 409)
+    monkeypatch.undo()
+    assert (await _current(client, keys, name))[0] == 204
+    assert await _versions(client, keys, name) == []
+
+
 async def test_content_md5_is_checked(client, keys):
     name = unique()
     url = f"/tf/{keys.org}/{name}"
