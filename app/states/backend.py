@@ -92,7 +92,7 @@ async def read_current(principal: Principal, slug: str, name: str) -> tuple[byte
     row = await find_state(access, name)
     if row is None or row["current_version"] is None:
         return None
-    version = await load_version_blob(row, row["current_version"])
+    version = await load_version_blob(row, StateVersion.id == row["current_version"])
     if version is None:
         return None
     return await decrypt_version(version), str(version["md5"])
@@ -311,11 +311,7 @@ async def restore(access: Access, name: str, serial: int) -> WriteResult:
     row = await load_state(access, name)
     if row["lock_id"]:
         raise StateLocked(row, "the state is locked; it cannot be restored until the lock is released")
-    old = await (
-        StateVersion.select(*StateVersion.all_columns())
-        .where((StateVersion.state == row["id"]) & (StateVersion.serial == serial))
-        .first()
-    )
+    old = await load_version_blob(row, StateVersion.serial == serial)
     if old is None:
         raise not_found("state version")
     data = await decrypt_version(old)

@@ -125,10 +125,12 @@ async def decrypt_version(row: dict[str, Any]) -> bytes:
         ) from None
 
 
-async def load_version_blob(state_row: dict[str, Any], version_id: uuid.UUID) -> dict[str, Any] | None:
+async def load_version_blob(state_row: dict[str, Any], which: Combinable) -> dict[str, Any] | None:
+    """The version of a state (already reached through ``scoped``) matching ``which``, e.g.
+    ``StateVersion.serial == 3``, with its blob columns."""
     row: dict[str, Any] | None = (
         await StateVersion.select(*StateVersion.all_columns())
-        .where((StateVersion.id == version_id) & (StateVersion.state == state_row["id"]))
+        .where((StateVersion.state == state_row["id"]) & which)
         .first()
     )
     return row

@@ -87,27 +87,14 @@ async def list_versions(
     return StateVersionPage(items=[version_read(r) for r in page], next_cursor=next_cursor)
 
 
-async def _version_row(principal: Principal, slug: str, name: str, serial: int, permission: str):
-    access = await resolve(principal, slug, name, permission)
-    row = await load_state(access, name)
-    meta = await (
-        scoped(StateVersion, access, StateVersion.id)
-        .where((StateVersion.state == row["id"]) & (StateVersion.serial == serial))
-        .first()
-    )
-    if meta is None:
-        raise not_found("state version")
-    version = await load_version_blob(row, meta["id"])
-    if version is None:
-        raise not_found("state version")
-    return access, row, version
-
-
 async def download_version(
     principal: Principal, slug: str, name: str, serial: int
 ) -> tuple[bytes, StateVersionRead]:
     """The decrypted bytes of one version and its metadata."""
-    _, _, version = await _version_row(principal, slug, name, serial, "state:read")
+    access = await resolve(principal, slug, name, "state:read")
+    version = await load_version_blob(await load_state(access, name), StateVersion.serial == serial)
+    if version is None:
+        raise not_found("state version")
     return await decrypt_version(version), version_read(version)
 
 
@@ -125,7 +112,7 @@ async def _current_document(principal: Principal, slug: str, name: str, permissi
     row = await load_state(access, name)
     if row["current_version"] is None:
         return access, row, None
-    version = await load_version_blob(row, row["current_version"])
+    version = await load_version_blob(row, StateVersion.id == row["current_version"])
     return access, row, None if version is None else await decrypt_version(version)
 
 
