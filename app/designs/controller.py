@@ -27,7 +27,6 @@ from app.designs.schemas import (
     DesignStatus,
     DesignUpdate,
     DiffRead,
-    Problem,
     ResourcePage,
     RestoreRequest,
     VersionConflict,
@@ -38,6 +37,7 @@ from app.designs.schemas import (
 )
 from app.designs.versions import CachedBody
 from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.lib.schema import ProblemDetails
 
 JSON = "application/json"
 
@@ -60,9 +60,11 @@ SAVE_RESPONSES = {
         VersionSummary, description="The canvas is identical to the current version: nothing written"
     ),
     409: ResponseSpec(VersionConflict, description="`base_version` is stale", media_type=PROBLEM),
-    413: ResponseSpec(Problem, description="Body or canvas beyond the limits", media_type=PROBLEM),
+    413: ResponseSpec(ProblemDetails, description="Body or canvas beyond the limits", media_type=PROBLEM),
     422: ResponseSpec(
-        Problem, description="Malformed canvas; `errors[].field` names the node or edge", media_type=PROBLEM
+        ProblemDetails,
+        description="Malformed canvas; `errors[].field` names the node or edge",
+        media_type=PROBLEM,
     ),
 }
 

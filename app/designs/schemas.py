@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from app.designs.canvas import Canvas, Edge, Position
-from app.lib.schema import Request, Response
+from app.lib.schema import ProblemDetails, Request, Response
 
 DesignStatus = Literal["draft", "active", "archived"]
 SharePermission = Literal["view", "comment", "edit"]
@@ -394,23 +394,7 @@ class CommentPage(Response):
 # --- errors (documentation of the problem+json bodies these routes return) ------------------------
 
 
-class FieldProblem(Response):
-    field: str
-    """JSON path of the offending value, e.g. ``canvas.nodes[3].id``."""
-    message: str
-
-
-class Problem(Response):
-    """An RFC 9457 problem (``application/problem+json``)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
-
-
-class VersionConflict(Problem, kw_only=True):
+class VersionConflict(ProblemDetails, kw_only=True):
     """409: ``base_version`` is not the current version; nothing was written."""
 
     current_version: int

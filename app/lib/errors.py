@@ -114,6 +114,12 @@ class PayloadTooLarge(AppError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class Locked(AppError):
     status = 423
     code = "locked"

@@ -15,3 +15,19 @@ class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Response(msgspec.Struct, kw_only=True):
     """Base for response bodies."""
+
+
+class FieldProblem(Response):
+    field: str
+    """JSON path of the offending value, e.g. ``canvas.nodes[3].id``."""
+    message: str
+
+
+class ProblemDetails(Response):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET

@@ -23,8 +23,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MO
 
 from app.accounts.authz import Principal
 from app.designs.controller import DesignDeps, provide_design_deps
-from app.designs.schemas import Problem as ProblemBody
-from app.lib.errors import AppError, BadRequest, FieldError, ValidationFailed
+from app.lib.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
+from app.lib.schema import ProblemDetails as ProblemBody
 from app.terraform import exports, imports
 from app.terraform.exports import ExportFormat, Rendered
 from app.terraform.schemas import (
@@ -62,12 +62,6 @@ INVALID = ResponseSpec(
     description="The design has problems (`problems` lists every one, as `validate` does); nothing generated",
     media_type=PROBLEM,
 )
-
-
-class UnsupportedMediaType(AppError):
-    status = 415
-    code = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 def _string(description: str, **kw: Any) -> Schema:

@@ -17,7 +17,7 @@ from app.designs.schemas import (
     DesignStatus,
     VersionMessage,
 )
-from app.designs.schemas import Problem as ProblemBody
+from app.lib.schema import ProblemDetails as ProblemBody
 from app.lib.schema import Request, Response
 
 
