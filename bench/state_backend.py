@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -35,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.states.support import register_with_key, state_doc  # noqa: E402
 from tests.states.terraform import Workspace, backend_block  # noqa: E402
 from tests.support.server import BOARD3, LiveServer  # noqa: E402
 
@@ -45,41 +45,12 @@ SIZES = [("100 KB", 100 * 1024, 15), ("1 MB", MB, 9), ("10 MB", 10 * MB, 5), ("5
 
 
 def make_state(target: int, serial: int = 1, lineage: str | None = None) -> bytes:
-    """A valid Terraform state of about ``target`` bytes made of terraform_data resources."""
-    lineage = lineage or str(uuid.uuid4())
-    per_resource = 560
-    count = max(1, target // per_resource)
-    resources = [
-        {
-            "mode": "managed",
-            "type": "terraform_data",
-            "name": f"r{i}",
-            "provider": 'provider["terraform.io/builtin/terraform"]',
-            "instances": [
-                {
-                    "schema_version": 0,
-                    "attributes": {
-                        "id": str(uuid.uuid4()),
-                        "input": {"value": os.urandom(24).hex(), "type": "string"},
-                        "output": {"value": os.urandom(24).hex(), "type": "string"},
-                        "triggers_replace": None,
-                    },
-                    "sensitive_attributes": [],
-                }
-            ],
-        }
-        for i in range(count)
-    ]
-    doc = {
-        "version": 4,
-        "terraform_version": "1.11.4",
-        "serial": serial,
-        "lineage": lineage,
-        "outputs": {},
-        "resources": resources,
-        "check_results": None,
-    }
-    return json.dumps(doc, indent=2).encode()
+    """A valid Terraform state of about ``target`` bytes made of terraform_data resources holding
+    random values (so it compresses like real data, not like repeated text)."""
+    count = max(1, target // 560)  # bytes per resource, as state_doc formats it
+    return state_doc(
+        serial, lineage or str(uuid.uuid4()), resources=count, value=lambda _: os.urandom(24).hex()
+    )
 
 
 def with_serial(body: bytes, serial: int) -> bytes:
@@ -137,27 +108,6 @@ async def pg_floor(url: str, body: bytes, rounds: int) -> tuple[float, float]:
         return statistics.median(writes), statistics.median(reads)
     finally:
         await conn.close()
-
-
-def account(url: str) -> tuple[str, str]:
-    r = httpx.post(
-        f"{url}/api/v1/auth/register",
-        json={
-            "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
-            "password": "correct horse battery staple",
-            "name": "Bench",
-            "organization": f"bench {uuid.uuid4().hex[:6]}",
-        },
-    )
-    r.raise_for_status()
-    body = r.json()
-    key = httpx.post(
-        f"{url}/api/v1/orgs/{body['organization']['slug']}/api-keys",
-        json={"name": "bench"},
-        headers={"Authorization": f"Bearer {body['access_token']}"},
-    )
-    key.raise_for_status()
-    return body["organization"]["slug"], key.json()["key"]
 
 
 def bench_sizes(server: LiveServer, db_url: str, org: str, key: str, quick: bool) -> list[dict]:
@@ -282,7 +232,7 @@ def main() -> int:
         subprocess.run([str(BOARD3), "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
         server = LiveServer(env)
         server.start()
-        org, key = account(server.url)
+        org, key = register_with_key(server.url, "bench")
         print(f"board3 serve (production mode: PostgreSQL + Redis), pid {server.process.pid}", flush=True)
         sizes = bench_sizes(server, db_url, org, key, args.quick)
         print("\nstate POST then GET (median)                          server memory during POST")

@@ -73,7 +73,7 @@ async def test_canary_is_nowhere_in_the_database_or_redis(client, keys):
     name = unique("canary")
     outputs = {"secret": {"value": canary, "type": "string", "sensitive": True}}
     for serial in (1, 2):
-        body = state_doc(serial, resources=5, marker=canary, outputs=outputs)
+        body = state_doc(serial, resources=5, value=lambda _: canary, outputs=outputs)
         r = await client.post(f"/tf/{keys.org}/{name}", content=body, headers=keys.headers())
         assert r.status_code == 200
     # the API can read it back, so it really was stored

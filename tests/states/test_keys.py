@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, RUN_ID, _admin, _database_url
-from tests.states.support import basic, state_doc
-from tests.support.api import PASSWORD, bearer
+from tests.states.support import basic, register_with_key, state_doc
+from tests.support.api import bearer
 from tests.support.server import BOARD3, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(BACKEND != "postgres", reason="needs PostgreSQL")]
@@ -40,31 +40,10 @@ def database(live_server_env):
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _account(server) -> tuple[str, str]:
-    r = httpx.post(
-        f"{server.url}/api/v1/auth/register",
-        json={
-            "email": f"keys-{uuid.uuid4().hex[:8]}@example.com",
-            "password": PASSWORD,
-            "name": "Keys",
-            "organization": f"keys {uuid.uuid4().hex[:6]}",
-        },
-    )
-    assert r.status_code == 201, r.text
-    body = r.json()
-    key = httpx.post(
-        f"{server.url}/api/v1/orgs/{body['organization']['slug']}/api-keys",
-        json={"name": "k"},
-        headers=bearer(body["access_token"]),
-    )
-    assert key.status_code == 201, key.text
-    return body["organization"]["slug"], key.json()["key"]
-
-
 def test_wrong_key_material_refuses_to_start(database, live_server):
     right, wrong = f"k1:{_key()}", f"k1:{_key()}"
     server = live_server(DATABASE_URL=database, BOARD3_ENCRYPTION_KEYS=right)
-    org, key = _account(server)
+    org, key = register_with_key(server.url, "keys")
     r = httpx.post(f"{server.url}/tf/{org}/s", content=state_doc(1), headers=basic(key))
     assert r.status_code == 200
     server.stop()
@@ -99,7 +78,7 @@ def _rotate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def test_rotation_while_writes_continue(database, live_server, live_server_env):
     old, new = f"old:{_key()}", f"new:{_key()}"
     first = live_server(DATABASE_URL=database, BOARD3_ENCRYPTION_KEYS=old)
-    org, key = _account(first)
+    org, key = register_with_key(first.url, "keys")
     names = [f"rot-{i}" for i in range(4)]
     written: dict[str, list[bytes]] = {n: [] for n in names}
     serial = {n: 0 for n in names}

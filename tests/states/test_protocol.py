@@ -131,7 +131,7 @@ async def test_concurrent_writes_of_one_serial_store_exactly_one(client, keys):
     name = unique()
     url = f"/tf/{keys.org}/{name}"
     assert (await client.post(url, content=state_doc(1), headers=keys.headers())).status_code == 200
-    bodies = [state_doc(2, marker=f"writer-{i}") for i in range(10)]
+    bodies = [state_doc(2) for _ in range(10)]  # fresh resource ids in each: ten different bodies
     responses = await asyncio.gather(*(client.post(url, content=b, headers=keys.headers()) for b in bodies))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * 9, statuses
