@@ -218,9 +218,14 @@ async def encrypt(
     return await asyncio.to_thread(ring.encrypt, data, context)
 
 
-async def decrypt(envelope: Envelope, *, context: Mapping[str, str], keyring: Keyring | None = None) -> bytes:
+async def decrypt(
+    envelope: Envelope, *, context: Mapping[str, str], keyring: Keyring | None = None, size: int | None = None
+) -> bytes:
+    """Decrypt off the event loop when the work is large. Most of it is decompression, so
+    ``size``, the plaintext's length when the caller knows it, decides (state JSON compresses
+    about tenfold); without it, the ciphertext's length does."""
     ring = keyring or get_keyring()
-    if len(envelope.ciphertext) < THREAD_THRESHOLD:
+    if (size or len(envelope.ciphertext)) < THREAD_THRESHOLD:
         return ring.decrypt(envelope, context)
     return await asyncio.to_thread(ring.decrypt, envelope, context)
 

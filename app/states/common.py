@@ -117,7 +117,7 @@ async def decrypt_version(row: dict[str, Any]) -> bytes:
     """The state bytes of a version row (which must include the blob columns)."""
     ctx = context(row["organization"], row["state"], row["id"])
     try:
-        return await crypto.decrypt(envelope(row), context=ctx)
+        return await crypto.decrypt(envelope(row), context=ctx, size=row["size"])
     except crypto.DecryptionError as exc:
         raise StateUnreadable(
             f"state version serial {row['serial']} cannot be decrypted ({exc}); an operator must check "

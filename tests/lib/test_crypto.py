@@ -193,3 +193,10 @@ async def test_async_helpers_use_threads_for_large_data_only(monkeypatch):
     env = await crypto.encrypt(large, context=CTX, keyring=RING)
     assert await crypto.decrypt(env, context=CTX, keyring=RING) == large
     assert hops == ["encrypt", "decrypt"]  # off the event loop
+    # a state compresses about tenfold: its small ciphertext still decompresses to megabytes
+    hops.clear()
+    state = b'{"type": "terraform_data", "attributes": {}}' * 30_000
+    env = await crypto.encrypt(state, context=CTX, keyring=RING)
+    assert len(env.ciphertext) < crypto.THREAD_THRESHOLD < len(state)
+    assert await crypto.decrypt(env, context=CTX, keyring=RING, size=len(state)) == state
+    assert hops == ["encrypt", "decrypt"]
