@@ -37,7 +37,7 @@ from app.states.common import (
 from app.states.header import HeaderError, StateHeader, decode_header
 from app.states.tables import State, StateVersion
 
-INLINE_LIMIT = 256 * 1024
+INLINE_LIMIT = crypto.THREAD_THRESHOLD  # below this, hash and decode inline (as crypto does)
 
 
 @dataclass(frozen=True, slots=True)
