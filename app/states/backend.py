@@ -26,8 +26,8 @@ from app.states.common import (
     StateLocked,
     actor_fields,
     context,
+    create_state,
     decrypt_version,
-    ensure_state,
     execution_id,
     find_state,
     load_state,
@@ -191,7 +191,8 @@ async def write_state(
             prepare(body, content_md5), _encrypt(access, row["id"], version_id, body)
         )
     if row is None:
-        row = await ensure_state(access, name)
+        await create_state(access, name)
+        row = await load_state(access, name)
     # Refuse before encrypting (and learn whether a forced write must be rewritten); the
     # decision that counts is taken again under the row lock in _store.
     plan = await plan_write(row, prepared, lock_id, force)

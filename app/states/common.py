@@ -56,21 +56,12 @@ async def load_state(access: Access, name: str, *, lock: bool = False) -> dict[s
     return row
 
 
-async def ensure_state(access: Access, name: str) -> dict[str, Any]:
-    """The state named ``name``, created (and audited) if this is its first LOCK or POST.
+async def create_state(access: Access, name: str) -> None:
+    """Create (and audit) the state ``name``: its first LOCK or POST does.
 
     Concurrent first writers race on the unique (organization, name) index; ``ON CONFLICT DO
-    NOTHING`` lets exactly one insert win and the others read the winner's row.
+    NOTHING`` lets exactly one insert win, and the others go on with the winner's row.
     """
-    row = await find_state(access, name)
-    if row is not None:
-        return row
-    await create_state(access, name)
-    return await load_state(access, name)
-
-
-async def create_state(access: Access, name: str) -> None:
-    """Insert the state unless it exists (a concurrent creator may win; nothing is raised)."""
     now = utcnow()
     async with transaction():
         inserted = (
