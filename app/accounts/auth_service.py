@@ -402,7 +402,16 @@ class AuthService:
     async def authenticate_api_key(self, key: str, client: Client) -> Principal:
         invalid = Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
         row = (
-            await ApiKey.objects()
+            await ApiKey.select(
+                ApiKey.id,
+                ApiKey.prefix,
+                ApiKey.scopes,
+                ApiKey.expires_at,
+                ApiKey.revoked_at,
+                ApiKey.last_used_at,
+                ApiKey.organization._.id,
+                ApiKey.organization._.slug,
+            )
             .where(ApiKey.secret_hash == credentials.sha256_hex(key))
             .first()
             .output(load_json=True)
@@ -410,19 +419,19 @@ class AuthService:
         now = utcnow()
         if (
             row is None
-            or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= now)
+            or row["revoked_at"] is not None
+            or (row["expires_at"] is not None and row["expires_at"] <= now)
         ):
             raise invalid
-        if row.last_used_at is None or now - row.last_used_at > API_KEY_TOUCH_INTERVAL:
-            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row.id)
+        if row["last_used_at"] is None or now - row["last_used_at"] > API_KEY_TOUCH_INTERVAL:
+            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
         return Principal(
             kind="api_key",
-            id=row.id,
-            label=f"api-key:{row.prefix}",
-            user_id=None,
-            organization_id=row.organization,
-            scopes=frozenset(row.scopes or []),
+            id=row["id"],
+            label=f"api-key:{row['prefix']}",
+            organization_id=row["organization.id"],
+            organization_slug=row["organization.slug"],
+            scopes=frozenset(row["scopes"] or []),
             ip=client.ip,
             user_agent=client.user_agent,
             request_id=client.request_id,

@@ -32,12 +32,20 @@ class Principal:
     label: str
     user_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None  # API keys and run tokens belong to one organization
+    organization_slug: str | None = None  # ...named here too, so their access needs no query
     scopes: frozenset[str] | None = None  # API keys and run tokens carry fixed permissions
     session_id: uuid.UUID | None = None
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor_id(self) -> uuid.UUID | None:
+        """Who to record as the actor: the user, the API key or run, or nobody for the system."""
+        if self.kind == "system":
+            return None
+        return self.user_id if self.kind == "user" else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +82,25 @@ async def access_for_org(
         raise ValueError("slug or org_id is required")
     if principal.kind == "user":
         access = await _member_access(principal, slug, org_id)
-    else:
+    elif principal.kind == "system":  # background jobs act as owner of any organization
         query = Organization.select(Organization.id, Organization.slug)
         org = await query.where(
             Organization.slug == slug if slug is not None else Organization.id == org_id
         ).first()
-        if org is None or (principal.kind != "system" and principal.organization_id != org["id"]):
+        if org is None:
             raise not_found("organization")
-        # API keys and run tokens carry fixed scopes; system jobs act as owner.
-        permissions = OWNER if principal.kind == "system" else principal.scopes or frozenset()
-        access = Access(principal, org["id"], org["slug"], permissions, None)
+        access = Access(principal, org["id"], org["slug"], OWNER, None)
+    else:
+        # API keys and run tokens belong to one organization, named on the principal, and carry
+        # fixed scopes: no query. Slugs never change, so comparing them is as good as comparing ids.
+        mine = (
+            slug == principal.organization_slug if slug is not None else org_id == principal.organization_id
+        )
+        if not mine or principal.organization_id is None or principal.organization_slug is None:
+            raise not_found("organization")
+        access = Access(
+            principal, principal.organization_id, principal.organization_slug, principal.scopes or frozenset()
+        )
     if permission is not None:
         access.require(permission)
     return access

@@ -33,14 +33,11 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit row. Call it inside the transaction that makes the change."""
-    actor_id = principal.user_id if principal.kind == "user" else principal.id
-    if principal.kind == "system":
-        actor_id = None
     await AuditLog.insert(
         AuditLog(
             organization_id=organization_id,
             actor_type=principal.kind,
-            actor_id=actor_id,
+            actor_id=principal.actor_id,
             actor_label=principal.label[:320],
             action=action,
             object_type=object_type,

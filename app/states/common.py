@@ -128,10 +128,9 @@ async def load_version_blob(state_row: dict[str, Any], which: Combinable) -> dic
 
 
 def actor_fields(principal: Principal) -> dict[str, Any]:
-    actor_id = principal.user_id if principal.kind == "user" else principal.id
     return {
         "created_by_type": principal.kind,
-        "created_by_id": None if principal.kind == "system" else actor_id,
+        "created_by_id": principal.actor_id,
         "created_by_label": principal.label[:320],
     }
 

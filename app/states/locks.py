@@ -54,7 +54,7 @@ async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearr
                         State.lock_id: info.id,
                         State.lock_info: raw.decode(),
                         State.locked_by: principal.label[:320],
-                        State.locked_by_id: principal.user_id or principal.id,
+                        State.locked_by_id: principal.actor_id,
                         State.locked_at: utcnow(),
                     },
                     use_auto_update=False,
