@@ -7,8 +7,9 @@ importing this package first makes every Piccolo table resolve to that engine.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 os.environ.setdefault("PICCOLO_CONF", "app.db.piccolo_conf")
@@ -25,11 +26,41 @@ def get_engine() -> Engine:
     return DB
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+# The callbacks waiting for the outermost transaction of this task to commit.
+_after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("board3_after_commit", default=None)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[Any]:
-    """Run the block in one write transaction (nested calls join the outer one)."""
-    async with _engine.transaction(get_engine()) as tx:
-        yield tx
+    """Run the block in one write transaction (nested calls join the outer one).
+
+    Callbacks registered with ``after_commit`` inside the block run once the outermost block has
+    committed; a rollback drops them."""
+    outermost = _after_commit.get() is None
+    token = _after_commit.set([]) if outermost else None
+    try:
+        async with _engine.transaction(get_engine()) as tx:
+            yield tx
+        callbacks = _after_commit.get() if outermost else None
+    finally:
+        if token is not None:
+            _after_commit.reset(token)
+    for callback in callbacks or ():
+        await callback()
+
+
+async def after_commit(callback: AfterCommit) -> None:
+    """Run ``callback`` when the current transaction commits, or now outside a transaction.
+
+    For work that must not be seen before the data it describes is: telling other processes
+    that what they remember is stale, for example."""
+    pending = _after_commit.get()
+    if pending is None:
+        await callback()
+    else:
+        pending.append(callback)
 
 
 is_unique_violation = _engine.is_unique_violation

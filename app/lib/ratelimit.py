@@ -1,17 +1,30 @@
-"""The request gate: fixed-window rate limits with atomic counters, and revocation marks.
+"""The request gate: fixed-window rate limits with atomic counters, revocation marks and
+generation tokens.
 
-Every authenticated request asks two questions — "is this session revoked?" and "is this caller
-over its rate limit?" — and on Redis both are answered by one script call, so they cost one round
-trip together. Counters use ``INCR``, so several ``board3 serve`` processes count against one
-limit (Litestar's own RateLimitMiddleware read-modify-writes its store, which undercounts when two
-processes take requests at the same moment). Embedded mode keeps both in process memory.
+Every authenticated request asks "is this session revoked?" and "is this caller over its rate
+limit?", and may ask for the current generation tokens its route names (see
+``app.lib.generations``); on Redis all of it is one script call, so it costs one round trip.
+Counters use ``INCR``, so several ``board3 serve`` processes count against one limit (Litestar's
+own RateLimitMiddleware read-modify-writes its store, which undercounts when two processes take
+requests at the same moment). Embedded mode keeps all of it in process memory.
+
+A generation token names the current state of something other processes may remember facts
+about (an organization's memberships, one design's access facts). Writers *renew* it after their
+commit; a reader that remembered facts under the token it read before its own database query
+knows they are still current while the token is unchanged. Tokens are never reused (a random
+process id and a counter), never per-key counters: a token lost with Redis (a restart, an
+eviction, its one-day expiry) comes back as a value nobody has seen, so a remembered fact can
+never match again by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
+import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,29 +39,57 @@ class RateResult:
     retry_after: int
 
 
+GENERATION_TTL_SECONDS = 86400
+
+
+# Tokens are unique, not secret: a random process id and a counter (cheaper than 8 random bytes
+# for every generation a request reads, most of which are never used).
+_PROCESS_TOKEN = secrets.token_hex(6)
+_token_counter = itertools.count()
+
+
+def new_token() -> str:
+    return f"{_PROCESS_TOKEN}.{next(_token_counter)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The answer for one request: revoked (and then not counted), or counted against the limit."""
+    """The answer for one request: revoked (and then not counted), or counted against the limit,
+    with the current generation tokens the request asked for (in the order it named them)."""
 
     revoked: bool
     rate: RateResult | None
+    tokens: tuple[str, ...] = ()
 
 
 class RequestGate(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateResult:
         """Count one event against ``key``'s limit."""
 
-    async def admit(self, key: str, limit: int, window_seconds: int, revoked_mark: str | None) -> Admission:
-        """Refuse at once if ``revoked_mark`` is set; otherwise count like ``hit``."""
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_seconds: int,
+        revoked_mark: str | None,
+        generations: Sequence[str] = (),
+    ) -> Admission:
+        """Refuse at once if ``revoked_mark`` is set; otherwise count like ``hit`` and read the
+        current token of each of ``generations``."""
 
     async def mark(self, name: str, ttl_seconds: int) -> None:
         """Set a revocation mark that expires after ``ttl_seconds``."""
+
+    async def renew(self, *generations: str) -> None:
+        """Give each named generation a new token: whatever was remembered under the old one is
+        stale from now on."""
 
 
 class MemoryGate:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, float]] = {}
         self._marks: dict[str, float] = {}
+        self._generations: dict[str, tuple[str, float]] = {}
         self._lock = asyncio.Lock()
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateResult:
@@ -64,12 +105,35 @@ class MemoryGate:
         retry = max(1, math.ceil(reset_at - now))
         return RateResult(count <= limit, limit, max(0, limit - count), retry)
 
-    async def admit(self, key: str, limit: int, window_seconds: int, revoked_mark: str | None) -> Admission:
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_seconds: int,
+        revoked_mark: str | None,
+        generations: Sequence[str] = (),
+    ) -> Admission:
         if revoked_mark is not None:
             expires = self._marks.get(revoked_mark)
             if expires is not None and expires > time.monotonic():
                 return Admission(True, None)
-        return Admission(False, await self.hit(key, limit, window_seconds))
+        rate = await self.hit(key, limit, window_seconds)
+        return Admission(False, rate, tuple(self._token(name) for name in generations))
+
+    def _token(self, name: str) -> str:
+        now = time.monotonic()
+        current = self._generations.get(name)
+        if current is None or current[1] <= now:
+            current = (new_token(), now + GENERATION_TTL_SECONDS)
+            self._generations[name] = current
+            if len(self._generations) > 100_000:
+                self._generations = {k: v for k, v in self._generations.items() if v[1] > now}
+        return current[0]
+
+    async def renew(self, *generations: str) -> None:
+        expires = time.monotonic() + GENERATION_TTL_SECONDS
+        for name in generations:
+            self._generations[name] = (new_token(), expires)
 
     async def mark(self, name: str, ttl_seconds: int) -> None:
         now = time.monotonic()
@@ -78,14 +142,25 @@ class MemoryGate:
             self._marks = {k: v for k, v in self._marks.items() if v > now}
 
 
-# KEYS[1] counter, KEYS[2] revocation mark (may be absent); ARGV[1] window seconds.
+# KEYS[1] counter, KEYS[2] revocation mark (or "" for none), KEYS[3..] generation tokens;
+# ARGV[1] window seconds, ARGV[2] token TTL, ARGV[3..] a fresh token for each generation key,
+# taken when that key is missing. Returns {count, ttl, token...}, or {-1, 0} when revoked.
 _ADMIT = """
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
+if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}
+local out = {n, ttl}
+for i = 3, #KEYS do
+  local token = redis.call('GET', KEYS[i])
+  if not token then
+    token = ARGV[i]
+    redis.call('SET', KEYS[i], token, 'EX', ARGV[2])
+  end
+  out[#out + 1] = token
+end
+return out
 """
 
 
@@ -98,24 +173,49 @@ class RedisGate:
     def _mark_key(self, name: str) -> str:
         return f"{self._prefix}:revoked:{name}"
 
-    async def _run(self, key: str, limit: int, window_seconds: int, mark: str | None) -> Admission:
-        keys = [f"{self._prefix}:rl:{key}"] + ([self._mark_key(mark)] if mark is not None else [])
-        count, ttl = await self._script(keys=keys, args=[window_seconds])
+    def _generation_key(self, name: str) -> str:
+        return f"{self._prefix}:gen:{name}"
+
+    async def _run(
+        self, key: str, limit: int, window_seconds: int, mark: str | None, generations: Sequence[str] = ()
+    ) -> Admission:
+        keys = [f"{self._prefix}:rl:{key}", self._mark_key(mark) if mark is not None else ""]
+        args: list[str | int] = [window_seconds, GENERATION_TTL_SECONDS]
+        for name in generations:
+            keys.append(self._generation_key(name))
+            args.append(new_token())
+        count, ttl, *tokens = await self._script(keys=keys, args=args)
         count, ttl = int(count), int(ttl)
         if count < 0:
             return Admission(True, None)
-        return Admission(False, RateResult(count <= limit, limit, max(0, limit - count), max(1, ttl)))
+        rate = RateResult(count <= limit, limit, max(0, limit - count), max(1, ttl))
+        return Admission(False, rate, tuple(t.decode() if isinstance(t, bytes) else str(t) for t in tokens))
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateResult:
         admission = await self._run(key, limit, window_seconds, None)
         assert admission.rate is not None
         return admission.rate
 
-    async def admit(self, key: str, limit: int, window_seconds: int, revoked_mark: str | None) -> Admission:
-        return await self._run(key, limit, window_seconds, revoked_mark)
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_seconds: int,
+        revoked_mark: str | None,
+        generations: Sequence[str] = (),
+    ) -> Admission:
+        return await self._run(key, limit, window_seconds, revoked_mark, generations)
 
     async def mark(self, name: str, ttl_seconds: int) -> None:
         await self._redis.set(self._mark_key(name), b"1", ex=max(1, ttl_seconds))
+
+    async def renew(self, *generations: str) -> None:
+        if not generations:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in generations:
+                pipe.set(self._generation_key(name), new_token(), ex=GENERATION_TTL_SECONDS)
+            await pipe.execute()
 
 
 def make_gate(redis: Redis | None, prefix: str) -> RequestGate:
