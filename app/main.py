@@ -38,7 +38,7 @@ from app.db.migrate import ensure_migrated, exclusive
 from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
-from app.lib import crypto
+from app.lib import crypto, generations
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
 from app.lib.middleware import RequestIdMiddleware
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = get_engine()
         await db_engine.start(engine, settings)
+        previous_gate = generations.configure(gate)
         try:
             await ensure_migrated()
             try:
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             yield
         finally:
+            generations.configure(previous_gate)
             await db_engine.stop(engine)
             if redis is not None:
                 await redis.aclose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.accounts import credentials, orgs
@@ -351,12 +353,15 @@ class AuthService:
 
     # --- authentication of requests ---------------------------------------------------------------
 
-    async def authenticate(self, credential: str, client: Client) -> Principal:
+    async def authenticate(
+        self, credential: str, client: Client, generations: Sequence[str] = ()
+    ) -> Principal:
         """Resolve a bearer credential (an API key or a JWT access token) and admit the request.
 
         One gate call answers both "is this session revoked?" and "is this caller over its API
-        rate limit?" (one Redis round trip in production). A JWT needs no database query: it
-        names the user and carries the email; revoking the session is how it ends early.
+        rate limit?", and reads the tokens of the ``generations`` the route depends on (one Redis
+        round trip in production). A JWT needs no database query: it names the user and carries
+        the email; revoking the session is how it ends early.
         """
         if credential.startswith(API_KEY_PREFIX):
             principal = await self.authenticate_api_key(credential, client)
@@ -367,7 +372,11 @@ class AuthService:
             principal = user_principal(claims.user_id, label, claims.session_id, client)
             mark = f"session:{claims.session_id}"
         admission = await self._gate.admit(
-            f"api:{principal.kind}:{principal.id}", self.security.rate_limit_api_per_minute, 60, mark
+            f"api:{principal.kind}:{principal.id}",
+            self.security.rate_limit_api_per_minute,
+            60,
+            mark,
+            generations,
         )
         if admission.revoked:
             raise Unauthorized("session has been revoked", code="session-revoked")
@@ -378,6 +387,10 @@ class AuthService:
                 "API rate limit exceeded",
                 headers={"Retry-After": retry},
                 extra={"retry_after": admission.rate.retry_after},
+            )
+        if admission.tokens:
+            principal = dataclasses.replace(
+                principal, generations=dict(zip(generations, admission.tokens, strict=True))
             )
         return principal
 

@@ -10,6 +10,7 @@ permission gets 403.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +39,8 @@ class Principal:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+    # The generation tokens the request's gate read before the handler ran (app.lib.generations).
+    generations: Mapping[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -15,6 +15,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from app.accounts.auth_service import AuthService, Client
 from app.lib.errors import Unauthorized
+from app.lib.generations import route_generations
 from app.lib.net import client_ip
 
 BASIC_AUTH_PATH_PREFIXES = ("/tf/",)
@@ -32,7 +33,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         service: AuthService = connection.app.state.auth_service
         client = connection_client(connection, service.settings.server.trusted_proxies)
-        principal = await service.authenticate(self._credential(connection), client)
+        generations = route_generations(connection.scope)
+        principal = await service.authenticate(self._credential(connection), client, generations)
         connection.scope.setdefault("state", {})["principal_label"] = principal.label
         return AuthenticationResult(user=principal, auth=principal.kind)
 

@@ -28,6 +28,7 @@ from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict, FieldError, Forbidden, ValidationFailed, not_found
+from app.lib.generations import org_generation, renew_after_commit
 
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 
@@ -297,6 +298,7 @@ async def add_member(principal: Principal, slug: str, data: MemberAdd) -> Member
             await Member.insert(
                 Member(organization=access.organization_id, user=user.id, role=role["id"], created_at=now)
             )
+            await memberships_changed(access)
             await audit.record(
                 principal,
                 "member.add",
@@ -314,6 +316,12 @@ async def add_member(principal: Principal, slug: str, data: MemberAdd) -> Member
             ) from None
         raise
     return MemberRead(user_id=user.id, email=user.email, name=user.name, role=role["name"], joined_at=now)
+
+
+async def memberships_changed(access: Access) -> None:
+    """Call in the transaction of every membership change: once it commits, every process
+    forgets what it remembered about this organization's members (``app.lib.generations``)."""
+    await renew_after_commit(org_generation(access.organization_id))
 
 
 async def _member_row(access: Access, user_id: uuid.UUID) -> dict:
@@ -359,6 +367,7 @@ async def update_member(
                 "the last owner cannot be demoted; make someone else owner first", code="last-owner"
             )
         await Member.update({Member.role: role["id"]}).where(Member.id == row["id"])
+        await memberships_changed(access)
         await audit.record(
             principal,
             "member.update",
@@ -389,6 +398,7 @@ async def remove_member(principal: Principal, slug: str, user_id: uuid.UUID) -> 
                 "the last owner cannot be removed; make someone else owner first", code="last-owner"
             )
         await Member.delete().where(Member.id == row["id"])
+        await memberships_changed(access)
         await audit.record(
             principal,
             "member.leave" if leaving else "member.remove",

@@ -3,21 +3,31 @@
 Members get capabilities from their role: ``design:read`` -> read and comment, ``design:write`` ->
 write and manage (shares, deletion, templates), ``org:admin`` -> moderate (delete any comment).
 A share gives a user who need not be a member ``view`` (read), ``comment`` or ``edit`` (read,
-comment, write) on that one design and nothing else. Resolved from the database on every call
-(never cached), so a revoked share or removed member loses access at once. Another tenant's
-design, or a deleted one, is "not found"; a known design without the capability is 403.
+comment, write) on that one design and nothing else. Another tenant's design, or a deleted one,
+is "not found"; a known design without the capability is 403.
+
+A user's access facts on a design are remembered per process under two generation tokens
+(``app.lib.generations``): the design's (its revision, current version and deletion, and its
+shares) and its organization's (memberships and roles). The tokens are read by the request gate
+before the handler runs, and every write that changes these facts renews them after its commit,
+so a revoked share or a removed member loses access at once, in every process. Routes opt in with
+``GENERATION_OPT``; without the tokens (other routes, API keys) access is read from the database.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from app.accounts.authz import Access, Principal, access_for_org
 from app.designs.tables import Design
 from app.lib.errors import Forbidden, NotFound, not_found
+from app.lib.generations import OPT_KEY, design_generation, org_generation, renew_after_commit
 
 Capability = Literal["read", "comment", "write", "manage", "moderate"]
 
@@ -85,6 +95,90 @@ WHERE d.id = {} AND d.deleted_at IS NULL
 """
 
 
+# How long remembered access may be reused at most. Renewed tokens end it at once; this only
+# bounds what a renewal that could not reach Redis leaves behind.
+REMEMBER_SECONDS = 60.0
+REMEMBER_MAX_ENTRIES = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    tokens: tuple[str, str]  # (design generation, organization generation) read before the query
+    expires: float
+    organization_id: uuid.UUID
+    organization_slug: str
+    revision: int
+    current_version: int
+    capabilities: frozenset[Capability]
+    member: bool
+    share: str | None
+
+
+class _Memory:
+    """Per-process memory: which organization owns a design (that never changes), and users'
+    access facts stamped with the generation tokens they were read under."""
+
+    def __init__(self) -> None:
+        self.owner: dict[uuid.UUID, uuid.UUID] = {}
+        self.access: OrderedDict[tuple[uuid.UUID, uuid.UUID], _Remembered] = OrderedDict()
+
+    def tokens(self, design_id: uuid.UUID, generations: Mapping[str, str] | None) -> tuple[str, str] | None:
+        organization_id = self.owner.get(design_id)
+        if generations is None or organization_id is None:
+            return None
+        design_token = generations.get(design_generation(design_id))
+        org_token = generations.get(org_generation(organization_id))
+        if design_token is None or org_token is None:
+            return None
+        return design_token, org_token
+
+    def learn_owner(self, design_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+        if len(self.owner) >= REMEMBER_MAX_ENTRIES:
+            self.owner.clear()
+        self.owner[design_id] = organization_id
+
+    def recall(self, key: tuple[uuid.UUID, uuid.UUID], tokens: tuple[str, str]) -> _Remembered | None:
+        entry = self.access.get(key)
+        if entry is None:
+            return None
+        if entry.tokens != tokens or entry.expires <= time.monotonic():
+            del self.access[key]
+            return None
+        self.access.move_to_end(key)
+        return entry
+
+    def remember(self, key: tuple[uuid.UUID, uuid.UUID], entry: _Remembered) -> None:
+        self.access[key] = entry
+        self.access.move_to_end(key)
+        while len(self.access) > REMEMBER_MAX_ENTRIES:
+            self.access.popitem(last=False)
+
+
+_memory = _Memory()
+
+
+def design_generations(path_params: dict[str, Any]) -> Sequence[str]:
+    """The generations a request on ``/designs/{design_id}`` depends on: the design's, and its
+    organization's once this process knows which organization that is."""
+    design_id = path_params.get("design_id")
+    if not isinstance(design_id, uuid.UUID):
+        return ()
+    organization_id = _memory.owner.get(design_id)
+    if organization_id is None:
+        return (design_generation(design_id),)
+    return design_generation(design_id), org_generation(organization_id)
+
+
+# ``opt`` for routes whose path names a design: the gate reads its generation tokens.
+GENERATION_OPT: dict[str, Any] = {OPT_KEY: design_generations}
+
+
+async def design_access_changed(design_id: uuid.UUID) -> None:
+    """Call in the transaction of every write that changes a design's access facts (revision,
+    current version, deletion, shares): once it commits, every process forgets them."""
+    await renew_after_commit(design_generation(design_id))
+
+
 def _permissions(raw: object) -> frozenset[str]:
     if raw is None:
         return frozenset()
@@ -98,7 +192,20 @@ async def design_access(
 ) -> DesignAccess:
     """Resolve and check the principal's access to a live design (404 when it has none)."""
     if principal.kind == "user" and principal.user_id is not None:
-        rows = await Design.raw(_USER_ACCESS_SQL, principal.user_id, principal.user_id, design_id)
+        access = await _user_access(principal, principal.user_id, design_id)
+    else:
+        access = await _non_user_access(principal, design_id)
+    if need is not None:
+        access.require(need)
+    return access
+
+
+async def _user_access(principal: Principal, user_id: uuid.UUID, design_id: uuid.UUID) -> DesignAccess:
+    key = (user_id, design_id)
+    tokens = _memory.tokens(design_id, principal.generations)  # read before the query below
+    entry = _memory.recall(key, tokens) if tokens is not None else None
+    if entry is None:
+        rows = await Design.raw(_USER_ACCESS_SQL, user_id, user_id, design_id)
         if not rows:
             raise not_found("design")
         row = rows[0]
@@ -111,10 +218,12 @@ async def design_access(
             if member:
                 raise Forbidden(_DENIED["read"])
             raise not_found("design")
-        access = DesignAccess(
-            principal=principal,
-            design_id=design_id,
-            organization_id=_uuid(row["organization_id"]),
+        organization_id = _uuid(row["organization_id"])
+        _memory.learn_owner(design_id, organization_id)
+        entry = _Remembered(
+            tokens=tokens or ("", ""),
+            expires=time.monotonic() + REMEMBER_SECONDS,
+            organization_id=organization_id,
             organization_slug=row["organization_slug"],
             revision=row["revision"],
             current_version=row["current_version"],
@@ -122,11 +231,19 @@ async def design_access(
             member=member,
             share=share,
         )
-    else:
-        access = await _non_user_access(principal, design_id)
-    if need is not None:
-        access.require(need)
-    return access
+        if tokens is not None:
+            _memory.remember(key, entry)
+    return DesignAccess(
+        principal=principal,
+        design_id=design_id,
+        organization_id=entry.organization_id,
+        organization_slug=entry.organization_slug,
+        revision=entry.revision,
+        current_version=entry.current_version,
+        capabilities=entry.capabilities,
+        member=entry.member,
+        share=entry.share,
+    )
 
 
 async def _non_user_access(principal: Principal, design_id: uuid.UUID) -> DesignAccess:

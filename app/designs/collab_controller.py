@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from app.accounts.authz import Principal
 from app.designs import comments, shares, templates
+from app.designs.access import GENERATION_OPT
 from app.designs.controller import DesignDeps, cached_response, json_response, provide_design_deps
 from app.designs.schemas import (
     CommentCreate,
@@ -112,6 +113,7 @@ class CollaborationController(Controller):
     path = "/api/v1"
     tags = ["collaboration"]
     dependencies = {"deps": Provide(provide_design_deps, sync_to_thread=False)}
+    opt = GENERATION_OPT  # design routes: the gate reads the design's generation tokens
 
     @get("/designs/{design_id:uuid}/shares", summary="Who the design is shared with")
     async def list_shares(

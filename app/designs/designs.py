@@ -12,7 +12,7 @@ from piccolo.columns.combination import WhereRaw
 from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.activity import service as audit
 from app.db import is_unique_violation, transaction
-from app.designs.access import design_access
+from app.designs.access import design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches
 from app.designs.events import DesignEvents
 from app.designs.schemas import (
@@ -273,6 +273,7 @@ async def update_design(
                     if if_match is None:
                         raise not_found("design")
                     raise PreconditionFailed("the design changed since you read it (If-Match does not match)")
+                await design_access_changed(design_id)
                 await audit.record(
                     principal,
                     "design.update",
@@ -306,6 +307,7 @@ async def delete_design(
         )
         if not deleted:
             raise not_found("design")
+        await design_access_changed(design_id)
         await Resource.delete().where(Resource.design == design_id)
         await audit.record(
             principal,

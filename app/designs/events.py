@@ -8,6 +8,7 @@ transaction commits; a lost event costs a client one refetch, never a wrong stat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -114,10 +115,13 @@ async def subscribe(
     """The design's event stream for ``principal``: read access is checked now (404/403 before
     the stream starts) and again whenever ``stream`` asks, so it ends when access is lost."""
     await design_access(principal, design_id, "read")
+    # The generation tokens the principal carries were read when the stream opened; the checks
+    # that follow must not trust what was remembered under them, so they read the database.
+    later = dataclasses.replace(principal, generations=None)
 
     async def still_allowed() -> bool:
         try:
-            await design_access(principal, design_id, "read")
+            await design_access(later, design_id, "read")
         except AppError:
             return False
         return True

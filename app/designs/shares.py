@@ -16,7 +16,7 @@ from app.accounts.emails import normalize_email
 from app.accounts.tables import User
 from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
-from app.designs.access import DesignAccess, design_access
+from app.designs.access import DesignAccess, design_access, design_access_changed
 from app.designs.designs import summary_columns, summary_from_row
 from app.designs.events import DesignEvents
 from app.designs.schemas import ShareCreate, SharedDesign, SharedDesignPage, ShareRead
@@ -128,6 +128,7 @@ async def _upsert_share(
             await DesignShare.update(
                 {DesignShare.permission: data.permission, DesignShare.updated_at: now}
             ).where(DesignShare.id == share_id)
+        await design_access_changed(design_id)
         await audit.record(
             principal,
             "design.share.create" if created else "design.share.update",
@@ -155,6 +156,7 @@ async def revoke_share(
         if row["user"] != principal.user_id:
             access.require("manage")
         await DesignShare.delete().where(DesignShare.id == share_id)
+        await design_access_changed(design_id)
         await audit.record(
             principal,
             "design.share.delete",

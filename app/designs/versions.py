@@ -20,7 +20,7 @@ from app.activity import service as audit
 from app.config import get_settings
 from app.db import transaction
 from app.designs import diff as graph_diff
-from app.designs.access import DesignAccess, design_access
+from app.designs.access import DesignAccess, design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches, version_key
 from app.designs.canvas import (
     Canvas,
@@ -270,6 +270,7 @@ async def commit_version(
             extra={"current_version": current["current_version"]},
             code="version-conflict",
         )
+    await design_access_changed(design_id)
     number = base_version + 1
     summary = await insert_version(
         access.principal, access.organization_id, design_id, number, prepared, message, restored_from

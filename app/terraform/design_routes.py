@@ -22,6 +22,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from app.accounts.authz import Principal
+from app.designs.access import GENERATION_OPT
 from app.designs.controller import DesignDeps, provide_design_deps
 from app.lib.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
 from app.lib.schema import ProblemDetails as ProblemBody
@@ -183,6 +184,7 @@ class DesignTerraformController(Controller):
     path = "/api/v1"
     tags = ["terraform"]
     dependencies = {"deps": Provide(provide_design_deps, sync_to_thread=False)}
+    opt = GENERATION_OPT  # design routes: the gate reads the design's generation tokens
 
     @post(
         "/designs/{design_id:uuid}/validate",
