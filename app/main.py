@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     prefix = settings.redis.prefix
     redis = make_redis(settings.redis.url) if settings.redis.url else None
     stores = make_store_registry(redis, prefix)
-    gate = make_gate(redis, prefix)
+    gate = make_gate(redis, prefix, settings.redis.url)
     channels = make_channels_plugin(redis, prefix)
     auth_service = AuthService(
         settings,
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             generations.configure(previous_gate)
             await db_engine.stop(engine)
+            await gate.close()
             if redis is not None:
                 await redis.aclose()
 

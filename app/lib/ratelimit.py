@@ -30,6 +30,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from app.lib.redis_pipe import PipelinedRedis, Script
+
 
 @dataclass(frozen=True, slots=True)
 class RateResult:
@@ -84,6 +86,9 @@ class RequestGate(Protocol):
         """Give each named generation a new token: whatever was remembered under the old one is
         stale from now on."""
 
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""
+
 
 class MemoryGate:
     def __init__(self) -> None:
@@ -135,6 +140,9 @@ class MemoryGate:
         for name in generations:
             self._generations[name] = (new_token(), expires)
 
+    async def close(self) -> None:
+        return None
+
     async def mark(self, name: str, ttl_seconds: int) -> None:
         now = time.monotonic()
         self._marks[name] = now + ttl_seconds
@@ -143,8 +151,8 @@ class MemoryGate:
 
 
 # KEYS[1] counter, KEYS[2] revocation mark (or "" for none), KEYS[3..] generation tokens;
-# ARGV[1] window seconds, ARGV[2] token TTL, ARGV[3..] a fresh token for each generation key,
-# taken when that key is missing. Returns {count, ttl, token...}, or {-1, 0} when revoked.
+# ARGV[1] window seconds, ARGV[2] a fresh token, which a missing generation key takes (suffixed
+# with its position). Returns {count, ttl, token...}, or {-1, 0} when revoked.
 _ADMIT = """
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
 local n = redis.call('INCR', KEYS[1])
@@ -155,20 +163,24 @@ local out = {n, ttl}
 for i = 3, #KEYS do
   local token = redis.call('GET', KEYS[i])
   if not token then
-    token = ARGV[i]
-    redis.call('SET', KEYS[i], token, 'EX', ARGV[2])
+    token = ARGV[2] .. '.' .. i
+    redis.call('SET', KEYS[i], token, 'EX', @TTL@)
   end
   out[#out + 1] = token
 end
 return out
-"""
+""".replace("@TTL@", str(GENERATION_TTL_SECONDS))
 
 
 class RedisGate:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    """The gate on Redis. Its per-request call goes over one pipelined connection
+    (``app.lib.redis_pipe``); marks and renewals, which are rare, over the shared client."""
+
+    def __init__(self, redis: Redis, prefix: str, url: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._script = redis.register_script(_ADMIT)
+        self._pipe = PipelinedRedis(url)
+        self._script = Script(_ADMIT)
 
     def _mark_key(self, name: str) -> str:
         return f"{self._prefix}:revoked:{name}"
@@ -180,11 +192,9 @@ class RedisGate:
         self, key: str, limit: int, window_seconds: int, mark: str | None, generations: Sequence[str] = ()
     ) -> Admission:
         keys = [f"{self._prefix}:rl:{key}", self._mark_key(mark) if mark is not None else ""]
-        args: list[str | int] = [window_seconds, GENERATION_TTL_SECONDS]
-        for name in generations:
-            keys.append(self._generation_key(name))
-            args.append(new_token())
-        count, ttl, *tokens = await self._script(keys=keys, args=args)
+        keys.extend(self._generation_key(name) for name in generations)
+        args: list[str | int] = [window_seconds, new_token()] if generations else [window_seconds]
+        count, ttl, *tokens = await self._pipe.evalsha(self._script, keys, args)
         count, ttl = int(count), int(ttl)
         if count < 0:
             return Admission(True, None)
@@ -217,6 +227,9 @@ class RedisGate:
                 pipe.set(self._generation_key(name), new_token(), ex=GENERATION_TTL_SECONDS)
             await pipe.execute()
 
+    async def close(self) -> None:
+        await self._pipe.close()
 
-def make_gate(redis: Redis | None, prefix: str) -> RequestGate:
-    return MemoryGate() if redis is None else RedisGate(redis, prefix)
+
+def make_gate(redis: Redis | None, prefix: str, url: str | None) -> RequestGate:
+    return MemoryGate() if redis is None or url is None else RedisGate(redis, prefix, url)

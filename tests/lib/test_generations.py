@@ -22,9 +22,11 @@ async def gate(request: pytest.FixtureRequest) -> AsyncIterator[RequestGate]:
         yield MemoryGate()
         return
     redis = Redis.from_url(TEST_REDIS_URL)
+    redis_gate = RedisGate(redis, REDIS_PREFIX, TEST_REDIS_URL)
     try:
-        yield RedisGate(redis, REDIS_PREFIX)
+        yield redis_gate
     finally:
+        await redis_gate.close()
         await redis.aclose()
 
 
@@ -49,7 +51,7 @@ async def test_a_lost_token_comes_back_as_one_never_seen() -> None:
     """Redis restarts without persistence: tokens must not restart at a value seen before."""
     redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        gate = RedisGate(redis, REDIS_PREFIX)
+        gate = RedisGate(redis, REDIS_PREFIX, TEST_REDIS_URL)
         name = f"design:{uuid.uuid4()}"
         seen = set(await tokens(gate, name))
         for _ in range(5):
@@ -59,6 +61,7 @@ async def test_a_lost_token_comes_back_as_one_never_seen() -> None:
             seen.update(await tokens(gate, name))
         assert len(seen) == 11
         assert 0 < await redis.ttl(f"{REDIS_PREFIX}:gen:{name}") <= GENERATION_TTL_SECONDS
+        await gate.close()
     finally:
         await redis.aclose()
 

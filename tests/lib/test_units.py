@@ -49,7 +49,7 @@ async def test_redis_gate_is_atomic_under_concurrency_and_honours_marks():
 
     redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        limiter = RedisGate(redis, REDIS_PREFIX)
+        limiter = RedisGate(redis, REDIS_PREFIX, TEST_REDIS_URL)
         key = f"unit-{uuid.uuid4().hex}"
         results = await asyncio.gather(*(limiter.hit(key, 50, 60) for _ in range(200)))
         assert sum(r.allowed for r in results) == 50
@@ -62,6 +62,7 @@ async def test_redis_gate_is_atomic_under_concurrency_and_honours_marks():
         assert refused.revoked and refused.rate is None
         assert int(await redis.get(f"{REDIS_PREFIX}:rl:{key}x")) == 1  # a refused request is not counted
         assert 0 < await redis.ttl(f"{REDIS_PREFIX}:revoked:{mark}") <= 30
+        await limiter.close()
     finally:
         await redis.aclose()
 
