@@ -19,7 +19,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 import app.db  # noqa: F401  (points Piccolo at app.db.piccolo_conf before any table is used)
 from app.accounts.auth_service import AuthService
@@ -41,6 +41,7 @@ from app.designs.controller import DesignController, make_design_deps
 from app.lib import crypto, generations
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
+from app.lib.metrics import MetricsMiddleware
 from app.lib.middleware import RequestIdMiddleware
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.ratelimit import make_gate
@@ -159,7 +160,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if redis is not None:
                 await redis.aclose()
 
-    prometheus = PrometheusConfig(app_name="board3", prefix="board3", group_path=True, exclude=["^/metrics"])
     auth = DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)
     route_handlers: list[Any] = [
         HealthController,
@@ -184,7 +184,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     application = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        middleware=[RequestIdMiddleware, prometheus.middleware, auth],
+        middleware=[RequestIdMiddleware, MetricsMiddleware, auth],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],

@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.lib.logging import request_id_var
@@ -33,28 +32,29 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
                 break
         request_id = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+        header = (b"x-request-id", request_id.encode())
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
-        status_holder: dict[str, int] = {}
+        status = 500
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = MutableScopeHeaders.from_message(message)
-                headers["X-Request-ID"] = request_id
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if scope["type"] == "http":
+            if scope["type"] == "http" and log.isEnabledFor(logging.INFO):
                 log.info(
                     "request",
                     extra={
                         "method": scope.get("method"),
                         "path": scope.get("path"),
-                        "status": status_holder.get("status", 500),
+                        "status": status,
                         "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                         "principal": scope.get("state", {}).get("principal_label"),
                     },

@@ -14,13 +14,30 @@ async def test_live_and_ready(client):
     assert ("redis" in checks) == (get_settings().redis.url is not None)
 
 
-async def test_metrics_count_requests_by_route(client):
-    await client.get("/health/live")
+def _sample(text: str, line_start: str) -> float:
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)]
+    return values[0] if values else 0.0
+
+
+async def test_metrics_count_requests_by_route_and_status(client, api):
+    live = 'board3_requests_total{method="GET",path="/health/live",status_code="200"}'
+    me = 'board3_requests_total{method="GET",path="/api/v1/auth/me",status_code="401"}'
+    design = 'board3_requests_total{method="GET",path="/api/v1/designs/{design_id}",status_code="404"}'
+    before = (await client.get("/metrics")).text
+    for _ in range(3):
+        await client.get("/health/live")
     await client.get("/api/v1/auth/me")
+    account = await api.register("metrics")
+    r = await client.get("/api/v1/designs/00000000-0000-0000-0000-000000000000", headers=account.headers)
+    assert r.status_code == 404
     text = (await client.get("/metrics")).text
-    assert "board3_requests_total" in text
-    assert 'path="/health/live"' in text
-    assert "board3_request_duration_seconds_bucket" in text
+    assert _sample(text, live) - _sample(before, live) == 3
+    assert _sample(text, me) - _sample(before, me) == 1
+    assert _sample(text, design) - _sample(before, design) == 1  # the route template, not the id
+    assert "00000000-0000" not in text
+    assert 'board3_request_duration_seconds_bucket{le="0.005",method="GET",path="/health/live"' in text
+    assert 'board3_requests_in_progress{method="GET",path="/health/live"} 0.0' in text
+    assert 'path="/metrics"' not in text  # the scrape itself is not counted
 
 
 async def test_openapi_documents_every_route(client, app):
