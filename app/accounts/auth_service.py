@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.accounts import credentials, orgs
@@ -56,7 +56,13 @@ class Client:
     request_id: str | None
 
 
-def user_principal(user_id: uuid.UUID, email: str, session_id: uuid.UUID | None, client: Client) -> Principal:
+def user_principal(
+    user_id: uuid.UUID,
+    email: str,
+    session_id: uuid.UUID | None,
+    client: Client,
+    generations: Mapping[str, str] | None = None,
+) -> Principal:
     return Principal(
         kind="user",
         id=user_id,
@@ -66,6 +72,7 @@ def user_principal(user_id: uuid.UUID, email: str, session_id: uuid.UUID | None,
         ip=client.ip,
         user_agent=client.user_agent,
         request_id=client.request_id,
+        generations=generations,
     )
 
 
@@ -363,21 +370,15 @@ class AuthService:
         round trip in production). A JWT needs no database query: it names the user and carries
         the email; revoking the session is how it ends early.
         """
+        key_principal: Principal | None = None
         if credential.startswith(API_KEY_PREFIX):
-            principal = await self.authenticate_api_key(credential, client)
-            mark = None
+            key_principal = await self.authenticate_api_key(credential, client)
+            rate_key, mark = f"api:api_key:{key_principal.id}", None
         else:
             claims = self._verify(credential)
-            label = claims.email or f"user:{claims.user_id}"
-            principal = user_principal(claims.user_id, label, claims.session_id, client)
-            mark = f"session:{claims.session_id}"
-        admission = await self._gate.admit(
-            f"api:{principal.kind}:{principal.id}",
-            self.security.rate_limit_api_per_minute,
-            60,
-            mark,
-            generations,
-        )
+            rate_key, mark = f"api:user:{claims.user_id}", f"session:{claims.session_id}"
+        limit = self.security.rate_limit_api_per_minute
+        admission = await self._gate.admit(rate_key, limit, 60, mark, generations)
         if admission.revoked:
             raise Unauthorized("session has been revoked", code="session-revoked")
         assert admission.rate is not None
@@ -388,11 +389,11 @@ class AuthService:
                 headers={"Retry-After": retry},
                 extra={"retry_after": admission.rate.retry_after},
             )
-        if admission.tokens:
-            principal = dataclasses.replace(
-                principal, generations=dict(zip(generations, admission.tokens, strict=True))
-            )
-        return principal
+        tokens = dict(zip(generations, admission.tokens, strict=True)) if admission.tokens else None
+        if key_principal is not None:
+            return dataclasses.replace(key_principal, generations=tokens) if tokens else key_principal
+        label = claims.email or f"user:{claims.user_id}"
+        return user_principal(claims.user_id, label, claims.session_id, client, tokens)
 
     def _verify(self, token: str) -> credentials.AccessClaims:
         """Verify an access token, remembering tokens already verified: a client sends the same

@@ -119,23 +119,26 @@ class _Memory:
     access facts stamped with the generation tokens they were read under."""
 
     def __init__(self) -> None:
-        self.owner: dict[uuid.UUID, uuid.UUID] = {}
+        # design id -> (its generation, its organization's generation), the names the gate reads
+        self.generations: dict[uuid.UUID, tuple[str, str]] = {}
         self.access: OrderedDict[tuple[uuid.UUID, uuid.UUID], _Remembered] = OrderedDict()
 
     def tokens(self, design_id: uuid.UUID, generations: Mapping[str, str] | None) -> tuple[str, str] | None:
-        organization_id = self.owner.get(design_id)
-        if generations is None or organization_id is None:
+        names = self.generations.get(design_id)
+        if generations is None or names is None:
             return None
-        design_token = generations.get(design_generation(design_id))
-        org_token = generations.get(org_generation(organization_id))
+        design_token = generations.get(names[0])
+        org_token = generations.get(names[1])
         if design_token is None or org_token is None:
             return None
         return design_token, org_token
 
     def learn_owner(self, design_id: uuid.UUID, organization_id: uuid.UUID) -> None:
-        if len(self.owner) >= REMEMBER_MAX_ENTRIES:
-            self.owner.clear()
-        self.owner[design_id] = organization_id
+        if design_id in self.generations:
+            return
+        if len(self.generations) >= REMEMBER_MAX_ENTRIES:
+            self.generations.clear()
+        self.generations[design_id] = (design_generation(design_id), org_generation(organization_id))
 
     def recall(self, key: tuple[uuid.UUID, uuid.UUID], tokens: tuple[str, str]) -> _Remembered | None:
         entry = self.access.get(key)
@@ -163,10 +166,7 @@ def design_generations(path_params: dict[str, Any]) -> Sequence[str]:
     design_id = path_params.get("design_id")
     if not isinstance(design_id, uuid.UUID):
         return ()
-    organization_id = _memory.owner.get(design_id)
-    if organization_id is None:
-        return (design_generation(design_id),)
-    return design_generation(design_id), org_generation(organization_id)
+    return _memory.generations.get(design_id) or (design_generation(design_id),)
 
 
 # ``opt`` for routes whose path names a design: the gate reads its generation tokens.
