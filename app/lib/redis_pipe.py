@@ -93,8 +93,9 @@ class PipelinedRedis:
             async with asyncio.timeout(self._timeout):
                 reply = await waiter
         except TimeoutError:
-            protocol.fail(RedisTimeoutError(f"no reply from Redis within {self._timeout} s"))
-            raise RedisTimeoutError(f"no reply from Redis within {self._timeout} s") from None
+            timed_out = RedisTimeoutError(f"no reply from Redis within {self._timeout} s")
+            protocol.fail(timed_out)
+            raise timed_out from None
         if isinstance(reply, hiredis.ReplyError):
             raise ResponseError(str(reply))
         return reply
