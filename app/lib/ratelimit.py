@@ -153,7 +153,7 @@ class MemoryGate:
 # KEYS[1] counter, KEYS[2] revocation mark (or "" for none), KEYS[3..] generation tokens;
 # ARGV[1] window seconds, ARGV[2] a fresh token, which a missing generation key takes (suffixed
 # with its position). Returns {count, ttl, token...}, or {-1, 0} when revoked.
-_ADMIT = """
+ADMIT_SCRIPT = """
 if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -180,7 +180,7 @@ class RedisGate:
         self._redis = redis
         self._prefix = prefix
         self._pipe = PipelinedRedis(url)
-        self._script = Script(_ADMIT)
+        self._script = Script(ADMIT_SCRIPT)
 
     def _mark_key(self, name: str) -> str:
         return f"{self._prefix}:revoked:{name}"
