@@ -3,9 +3,12 @@ against the same script through redis-py (what the gate used before).
 
     .venv/bin/python bench/gate.py [--calls 40000] [--concurrency 32]
 
-Each call is the gate's admit script with two generation tokens (what a design read asks for),
-made by ``concurrency`` tasks at once on uvloop, as ``board3 serve`` runs. Prints calls/s and the
-wall time per call; the process is CPU-bound, so the latter is mostly the client's CPU per call.
+Each call is the gate's admit script with two generation tokens (what a design read asks for):
+through redis-py (what the gate used before), through the pipelined connection, and the whole of
+``RedisGate.admit`` (the script plus building keys and the answer),
+made by ``concurrency`` tasks at once on uvloop, as ``board3 serve`` runs. Prints calls/s, wall
+time per call (bounded by Redis running the script, which shares the machine) and this process's
+CPU per call: what each request costs a ``board3 serve`` process.
 Uses the key prefix ``b3gatebench<run>`` on BENCH_REDIS_URL (default redis://127.0.0.1:6379/14)
 and deletes it at the end.
 """
@@ -22,18 +25,21 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from app.lib.ratelimit import ADMIT_SCRIPT, GENERATION_TTL_SECONDS, RedisGate
+from app.lib.redis_pipe import PipelinedRedis, Script
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
-async def drive(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> float:
+async def drive(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds for ``calls`` calls."""
+
     async def worker(n: int) -> None:
         for _ in range(n):
             await call()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -45,23 +51,28 @@ async def run(args: argparse.Namespace) -> None:
     script = redis.register_script(ADMIT_SCRIPT)
     try:
         calls = (args.calls // args.concurrency) * args.concurrency
+        pipe, pipe_script = PipelinedRedis(REDIS_URL), Script(ADMIT_SCRIPT)
         scenarios: dict[str, Callable[[], Awaitable[object]]] = {
-            "redis-py (pooled connection)": lambda: script(keys=keys, args=[60, "token"]),
-            "board3 pipelined connection": lambda: gate.admit("bench", 10**9, 60, None, generations),
+            "script via redis-py (pooled)": lambda: script(keys=keys, args=[60, "token"]),
+            "script via pipelined connection": lambda: pipe.evalsha(pipe_script, keys, [60, "token"]),
+            "RedisGate.admit (all of it)": lambda: gate.admit("bench", 10**9, 60, None, generations),
         }
         print(
             f"gate admit script, {calls} calls, {args.concurrency} concurrent callers, uvloop, "
             f"generation TTL {GENERATION_TTL_SECONDS} s"
         )
-        print(f"{'client':<32}{'calls/s':>10}{'us/call':>10}")
+        print(f"{'client':<32}{'calls/s':>10}{'wall us/call':>14}{'client CPU us/call':>20}")
         for name, call in scenarios.items():
             await drive(call, calls // 10, args.concurrency)  # warm up
-            seconds = await drive(call, calls, args.concurrency)
-            print(f"{name:<32}{calls / seconds:>10.0f}{seconds / calls * 1e6:>10.1f}")
+            seconds, cpu = await drive(call, calls, args.concurrency)
+            print(
+                f"{name:<32}{calls / seconds:>10.0f}{seconds / calls * 1e6:>14.1f}{cpu / calls * 1e6:>20.1f}"
+            )
     finally:
         found = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
         if found:
             await redis.delete(*found)
+        await pipe.close()
         await gate.close()
         await redis.aclose()
 
