@@ -41,8 +41,7 @@ from app.designs.controller import DesignController, make_design_deps
 from app.lib import crypto, generations
 from app.lib import logging as app_logging
 from app.lib.health import HealthController
-from app.lib.metrics import MetricsMiddleware
-from app.lib.middleware import RequestIdMiddleware
+from app.lib.middleware import RequestObserver
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.ratelimit import make_gate
 from app.lib.redis import make_redis
@@ -52,7 +51,7 @@ from app.lib.stores import make_channels_plugin, make_store_registry
 from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.states.controller import StatesController
 from app.states.keys import KeyCheckFailed, check_keyring
-from app.states.protocol import TerraformBackendController, wrap_asgi
+from app.states.protocol import TerraformBackendController, TerraformMethods
 from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
 from app.terraform.design_routes import DesignTerraformController
@@ -184,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     application = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        middleware=[RequestIdMiddleware, MetricsMiddleware, auth],
+        middleware=[auth],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],
@@ -203,7 +202,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
-    wrap_asgi(application)  # Terraform's LOCK/UNLOCK methods, rewritten before routing
+    # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
+    # routable methods, then request id, access log and metrics for every response.
+    application.asgi_handler = TerraformMethods(RequestObserver(application.asgi_handler))
     return application
 
 

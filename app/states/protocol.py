@@ -63,11 +63,6 @@ class TerraformMethods:
         await self.app(scope, receive, send)
 
 
-def wrap_asgi(app: Any) -> None:
-    """Install ``TerraformMethods`` in front of a Litestar app's router."""
-    app.asgi_handler = TerraformMethods(app.asgi_handler)
-
-
 async def read_body(request: Request[Any, Any, Any], limit: int) -> bytearray:
     """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``."""
     too_large = PayloadTooLarge(
