@@ -16,6 +16,7 @@ so a revoked share or a removed member loses access at once, in every process. R
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -105,13 +106,7 @@ REMEMBER_MAX_ENTRIES = 50_000
 class _Remembered:
     tokens: tuple[str, str]  # (design generation, organization generation) read before the query
     expires: float
-    organization_id: uuid.UUID
-    organization_slug: str
-    revision: int
-    current_version: int
-    capabilities: frozenset[Capability]
-    member: bool
-    share: str | None
+    access: DesignAccess  # as resolved for the request that read it; reused with each principal
 
 
 class _Memory:
@@ -204,46 +199,36 @@ async def _user_access(principal: Principal, user_id: uuid.UUID, design_id: uuid
     key = (user_id, design_id)
     tokens = _memory.tokens(design_id, principal.generations)  # read before the query below
     entry = _memory.recall(key, tokens) if tokens is not None else None
-    if entry is None:
-        rows = await Design.raw(_USER_ACCESS_SQL, user_id, user_id, design_id)
-        if not rows:
-            raise not_found("design")
-        row = rows[0]
-        member = row["member_id"] is not None
-        caps = member_capabilities(_permissions(row["role_permissions"])) if member else frozenset()
-        share = row["share"]
-        if share is not None:
-            caps = caps | SHARE_CAPABILITIES.get(share, frozenset())
-        if not caps:
-            if member:
-                raise Forbidden(_DENIED["read"])
-            raise not_found("design")
-        organization_id = _uuid(row["organization_id"])
-        _memory.learn_owner(design_id, organization_id)
-        entry = _Remembered(
-            tokens=tokens or ("", ""),
-            expires=time.monotonic() + REMEMBER_SECONDS,
-            organization_id=organization_id,
-            organization_slug=row["organization_slug"],
-            revision=row["revision"],
-            current_version=row["current_version"],
-            capabilities=caps,
-            member=member,
-            share=share,
-        )
-        if tokens is not None:
-            _memory.remember(key, entry)
-    return DesignAccess(
+    if entry is not None:
+        return dataclasses.replace(entry.access, principal=principal)
+    rows = await Design.raw(_USER_ACCESS_SQL, user_id, user_id, design_id)
+    if not rows:
+        raise not_found("design")
+    row = rows[0]
+    member = row["member_id"] is not None
+    caps = member_capabilities(_permissions(row["role_permissions"])) if member else frozenset()
+    share = row["share"]
+    if share is not None:
+        caps = caps | SHARE_CAPABILITIES.get(share, frozenset())
+    if not caps:
+        if member:
+            raise Forbidden(_DENIED["read"])
+        raise not_found("design")
+    access = DesignAccess(
         principal=principal,
         design_id=design_id,
-        organization_id=entry.organization_id,
-        organization_slug=entry.organization_slug,
-        revision=entry.revision,
-        current_version=entry.current_version,
-        capabilities=entry.capabilities,
-        member=entry.member,
-        share=entry.share,
+        organization_id=_uuid(row["organization_id"]),
+        organization_slug=row["organization_slug"],
+        revision=row["revision"],
+        current_version=row["current_version"],
+        capabilities=caps,
+        member=member,
+        share=share,
     )
+    _memory.learn_owner(design_id, access.organization_id)
+    if tokens is not None:
+        _memory.remember(key, _Remembered(tokens, time.monotonic() + REMEMBER_SECONDS, access))
+    return access
 
 
 async def _non_user_access(principal: Principal, design_id: uuid.UUID) -> DesignAccess:

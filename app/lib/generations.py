@@ -20,6 +20,7 @@ cannot reach Redis is logged; what other processes remember then ages out (see t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -64,11 +65,7 @@ async def renew(*names: str) -> None:
 
 async def renew_after_commit(*names: str) -> None:
     """Renew ``names`` once the current transaction commits (at once outside a transaction)."""
-
-    async def callback() -> None:
-        await renew(*names)
-
-    await after_commit(callback)
+    await after_commit(functools.partial(renew, *names))
 
 
 def org_generation(organization_id: object) -> str:
