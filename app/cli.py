@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import click
 
 from app.config import ConfigError, get_settings
-
-
-def _run(coro_factory: Callable[[], Awaitable[Any]]) -> Any:
-    """Run an async command with the database engine started and stopped around it."""
-    import app.db  # noqa: F401
-    from app.db import engine as db_engine
-    from app.db import get_engine
-    from app.lib import logging as app_logging
-
-    settings = get_settings()
-    app_logging.configure(settings.server.log_level)
-
-    async def main() -> Any:
-        engine = get_engine()
-        await db_engine.start(engine, settings)
-        try:
-            return await coro_factory()
-        finally:
-            await db_engine.stop(engine)
-
-    return asyncio.run(main())
 
 
 @click.group()
@@ -75,15 +51,17 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations (idempotent; safe to run from several processes)."""
+    from app.db import run_with_database
     from app.db.migrate import migrate as run_migrate
 
-    _run(run_migrate)
+    run_with_database(run_migrate)
     click.echo("database is up to date", err=True)
 
 
 @main.command()
 def seed() -> None:
     """Load seed data: permissions, built-in roles, templates (idempotent)."""
+    from app.db import run_with_database
     from app.db.migrate import exclusive
     from app.db.seed import run_seeds
 
@@ -91,7 +69,7 @@ def seed() -> None:
         async with exclusive():
             await run_seeds()
 
-    _run(go)
+    run_with_database(go)
     click.echo("seed data loaded", err=True)
 
 

@@ -19,7 +19,7 @@ def rotate(batch_size: int) -> None:
     again after an interruption. Safe while servers run, provided they already have the new key
     first in BOARD3_ENCRYPTION_KEYS. Exits 1 if versions still depend on another key afterwards.
     """
-    from app.cli import _run
+    from app.db import run_with_database
     from app.lib import crypto
     from app.states import keys as key_ops
 
@@ -30,7 +30,7 @@ def rotate(batch_size: int) -> None:
         click.echo(f"  re-wrapped {report.rewrapped}", err=True)
 
     try:
-        report = _run(lambda: key_ops.rotate(ring, batch_size=batch_size, progress=progress))
+        report = run_with_database(lambda: key_ops.rotate(ring, batch_size=batch_size, progress=progress))
     except key_ops.KeyCheckFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
@@ -46,12 +46,12 @@ def rotate(batch_size: int) -> None:
 @keys.command("status")
 def status() -> None:
     """How many state versions each master key wraps (a key with none can be retired)."""
-    from app.cli import _run
+    from app.db import run_with_database
     from app.lib import crypto
     from app.states import keys as key_ops
 
     ring = crypto.get_keyring()
-    usage = _run(key_ops.usage)
+    usage = run_with_database(key_ops.usage)
     for kid in dict.fromkeys([*ring.key_ids, *usage]):
         marks = ["active"] if kid == ring.active.kid else []
         if kid not in ring.keys:
