@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.terraform.catalog import CatalogError, ModuleInput, ModuleSpec
+from app.terraform.catalog_types import CatalogError, ModuleInput, ModuleSpec
 from app.terraform.hclsyntax import ExpressionError, split_template, unwrap_interpolation
 
 
