@@ -16,26 +16,32 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.accounts.authz import Access, Principal
-from app.activity import service as audit
 from app.db import transaction
+from app.events import audit
 from app.lib import crypto
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict, not_found
 from app.states import content
-from app.states.common import (
-    StateLocked,
-    actor_fields,
-    context,
-    create_state,
-    decrypt_version,
-    execution_id,
-    find_state,
-    load_state,
-    load_version_blob,
-    resolve,
-)
 from app.states.header import HeaderError, StateHeader, decode_header
+from app.states.lockview import StateLocked
+from app.states.lookup import create_state, find_state, load_state, load_version_blob, resolve
+from app.states.sealing import context, decrypt_version
 from app.states.tables import State, StateVersion
+
+
+def actor_fields(principal: Principal) -> dict[str, Any]:
+    return {
+        "created_by_type": principal.kind,
+        "created_by_id": principal.actor_id,
+        "created_by_label": principal.label[:320],
+    }
+
+
+def execution_id(principal: Principal) -> uuid.UUID | None:
+    """A pipeline run's token carries the execution it belongs to; other credentials have none."""
+    value = principal.extra.get("execution_id") if principal.kind == "run" else None
+    return value if isinstance(value, uuid.UUID) else None
+
 
 INLINE_LIMIT = crypto.THREAD_THRESHOLD  # below this, hash and decode inline (as crypto does)
 

@@ -21,7 +21,7 @@ from piccolo.query.functions.aggregate import Count
 
 from app.lib import crypto
 from app.lib.clock import utcnow
-from app.states.common import context, envelope
+from app.states.sealing import context, envelope
 from app.states.tables import EncryptionCanary, StateVersion
 
 log = logging.getLogger("board3.keys")

@@ -13,20 +13,13 @@ import uuid
 from piccolo.columns.combination import Combinable
 
 from app.accounts.authz import Access, Principal
-from app.activity import service as audit
 from app.db import transaction
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict
-from app.states.common import (
-    StateLocked,
-    create_state,
-    find_state,
-    load_state,
-    lock_read,
-    named,
-    resolve,
-)
 from app.states.header import HeaderError, LockInfo, decode_lock_info, encode_lock_info
+from app.states.lockview import StateLocked, lock_read
+from app.states.lookup import create_state, find_state, load_state, named, resolve
 from app.states.schemas import LockRead
 from app.states.tables import State
 

@@ -7,21 +7,13 @@ already reached through it. Another organization's state is "not found".
 from __future__ import annotations
 
 from app.accounts.authz import Principal, access_for_org, scoped
-from app.activity import service as audit
 from app.db import transaction
+from app.events import audit
 from app.lib.errors import Conflict, Forbidden, not_found
 from app.lib.pagination import Keyset
 from app.states import backend, content
-from app.states.common import (
-    STATE_COLUMNS,
-    VERSION_META,
-    decrypt_version,
-    load_state,
-    load_version_blob,
-    resolve,
-    state_read,
-    version_read,
-)
+from app.states.lookup import STATE_COLUMNS, VERSION_META, load_state, load_version_blob, resolve
+from app.states.reads import state_read, version_read
 from app.states.schemas import (
     OutputsRead,
     ResourcesRead,
@@ -30,6 +22,7 @@ from app.states.schemas import (
     StateVersionPage,
     StateVersionRead,
 )
+from app.states.sealing import decrypt_version
 from app.states.tables import State, StateVersion
 
 
