@@ -1,55 +1,14 @@
-"""The audit log: every mutation appends one row, in the same transaction as the change."""
+"""Reading the audit log (the writer is ``app.events.audit``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
-from typing import Any
 
 from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.activity.schemas import AuditEntry, AuditPage
-from app.activity.tables import AuditLog
-from app.lib.clock import utcnow
+from app.events.tables import AuditLog
 from app.lib.pagination import Keyset
-
-log = logging.getLogger("board3.audit")
-
-_SENSITIVE = ("password", "secret", "token", "key", "authorization")
-
-
-def _clean(details: dict[str, Any]) -> dict[str, Any]:
-    """Defence in depth: never let a secret-looking field into the audit log."""
-    return {k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE) else v) for k, v in details.items()}
-
-
-async def record(
-    principal: Principal,
-    action: str,
-    *,
-    organization_id: uuid.UUID | None,
-    object_type: str = "",
-    object_id: Any = "",
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append one audit row. Call it inside the transaction that makes the change."""
-    await AuditLog.insert(
-        AuditLog(
-            organization_id=organization_id,
-            actor_type=principal.kind,
-            actor_id=principal.actor_id,
-            actor_label=principal.label[:320],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id)[:128],
-            details=_clean(details or {}),
-            ip=principal.ip,
-            user_agent=(principal.user_agent or "")[:512] or None,
-            request_id=principal.request_id,
-            created_at=utcnow(),
-        )
-    )
-    log.info("audit", extra={"action": action, "object_type": object_type, "object_id": str(object_id)})
 
 
 async def list_entries(

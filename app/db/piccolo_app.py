@@ -11,8 +11,8 @@ MIGRATIONS_DIR = os.path.join(
 # Each domain's tables module is listed here; adding one means adding a migration too.
 TABLE_MODULES = [
     "app.accounts.tables",
-    "app.activity.tables",
     "app.designs.tables",
+    "app.events.tables",
     "app.states.tables",
 ]
 

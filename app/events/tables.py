@@ -1,4 +1,4 @@
-"""Activity tables: the append-only audit log."""
+"""Tables of what happened: the append-only audit log."""
 
 from __future__ import annotations
 
