@@ -38,12 +38,13 @@ from app.db.migrate import ensure_migrated, exclusive
 from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
+from app.designs.terraform_controller import DesignTerraformController
 from app.lib import crypto, generations
 from app.lib import logging as app_logging
+from app.lib.gate import make_gate
 from app.lib.health import HealthController
 from app.lib.middleware import RequestObserver
 from app.lib.problem import EXCEPTION_HANDLERS
-from app.lib.ratelimit import make_gate
 from app.lib.redis import make_redis
 from app.lib.runtime import freeze_startup_heap
 from app.lib.secrets import jwt_secret
@@ -54,7 +55,6 @@ from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, TerraformMethods
 from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
-from app.terraform.design_routes import DesignTerraformController
 
 log = logging.getLogger("board3")
 

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
+from app.terraform.blocks import config_from_analysis, invalid
 from app.terraform.catalog import load_catalog
 from app.terraform.codegen_hcl import render_hcl
 from app.terraform.codegen_json import render_json
-from app.terraform.config import config_from_analysis, invalid
 from app.terraform.samples import aws_design
 from app.terraform.validate import analyze
 

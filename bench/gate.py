@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from app.lib.ratelimit import ADMIT_SCRIPT, GENERATION_TTL_SECONDS, RedisGate
+from app.lib.gate import ADMIT_SCRIPT, GENERATION_TTL_SECONDS, RedisGate
 from app.lib.redis_pipe import PipelinedRedis, Script
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

@@ -14,8 +14,8 @@ from app.accounts.credentials import API_KEY_PREFIX
 from app.accounts.permissions import ASSIGNABLE
 from app.accounts.schemas import ApiKeyCreate, ApiKeyRead, ApiKeySecret
 from app.accounts.tables import ApiKey
-from app.activity import service as audit
 from app.db import transaction
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, ValidationFailed, not_found
 

@@ -25,9 +25,9 @@ from app.accounts.schemas import (
     UserRead,
 )
 from app.accounts.tables import ApiKey, Organization, RefreshToken, Session, User
-from app.activity import service as audit
 from app.config import Settings
 from app.db import is_unique_violation, transaction
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import (
     BadRequest,
@@ -38,7 +38,7 @@ from app.lib.errors import (
     ValidationFailed,
     not_found,
 )
-from app.lib.ratelimit import RequestGate
+from app.lib.gate import RequestGate
 
 log = logging.getLogger("board3.auth")
 

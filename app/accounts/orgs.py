@@ -24,8 +24,8 @@ from app.accounts.schemas import (
     RoleRead,
 )
 from app.accounts.tables import Member, Organization, Role, User
-from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.generations import org_generation, renew_after_commit

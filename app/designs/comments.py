@@ -11,10 +11,8 @@ import uuid
 from typing import Any
 
 from app.accounts.authz import Principal
-from app.activity import service as audit
 from app.db import for_update, transaction
 from app.designs.access import DesignAccess, design_access
-from app.designs.canvas import decode_canvas
 from app.designs.events import DesignEvents
 from app.designs.schemas import (
     CommentCreate,
@@ -25,9 +23,11 @@ from app.designs.schemas import (
     EventType,
 )
 from app.designs.tables import Comment, Design, DesignVersion, Resource
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import FieldError, Forbidden, NotFound, ValidationFailed, not_found
 from app.lib.pagination import Keyset
+from app.terraform.canvas import decode_canvas
 
 
 def _read(row: dict[str, Any], cls: type[CommentRead] = CommentRead) -> Any:

@@ -10,7 +10,6 @@ from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 
 from app.accounts.authz import Access, Principal, access_for_org, scoped
-from app.activity import service as audit
 from app.db import is_unique_violation, transaction
 from app.designs.access import design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches
@@ -26,6 +25,7 @@ from app.designs.schemas import (
 )
 from app.designs.tables import Design, DesignVersion, Resource
 from app.designs.versions import EMPTY_CANVAS, CachedBody, PreparedCanvas, insert_version, prepare_canvas
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, PreconditionFailed, ValidationFailed, not_found
 from app.lib.pagination import Keyset

@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 
-from app.designs.canvas import Canvas, Edge, Node
 from app.designs.schemas import CanvasDiff, NodeChange, NodeSnapshot, PropertyChange, ValueChange
+from app.terraform.canvas import Canvas, Edge, Node
 
 
 def _snapshot(node: Node) -> NodeSnapshot:

@@ -21,16 +21,17 @@ import msgspec
 from app.accounts.authz import Principal
 from app.designs.access import design_access
 from app.designs.cache import etag_matches
-from app.designs.canvas import Canvas, CanvasLimits
 from app.designs.tables import Design
+from app.designs.terraform_schemas import DesignValidation, TerraformFiles, ValidateRequest
 from app.designs.versions import canvas_limits, load_canvas, prepare_canvas
 from app.lib.errors import BadRequest, FieldError, not_found
 from app.terraform.bundle import build_bundle
+from app.terraform.canvas import Canvas, CanvasLimits
 from app.terraform.catalog import Catalog, get_catalog
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from app.terraform.diagram import render_svg
-from app.terraform.schemas import DesignValidation, TerraformFiles, ValidateRequest, ValidationResult
+from app.terraform.results import ValidationResult
 from app.terraform.validate import validate
 
 ExportFormat = Literal["json", "hcl", "zip"]

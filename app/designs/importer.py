@@ -23,19 +23,19 @@ from typing import Any, Literal
 import msgspec
 
 from app.accounts.authz import Principal, access_for_org
-from app.activity import service as audit
 from app.db import transaction
 from app.designs import designs as design_service
 from app.designs.cache import BodyCache
-from app.designs.canvas import Canvas
 from app.designs.schemas import DesignBody
+from app.designs.terraform_schemas import DesignImport, DesignImportedBody
 from app.designs.versions import PreparedCanvas, canvas_limits, prepare_canvas
+from app.events import audit
 from app.lib.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
+from app.terraform.canvas import Canvas
+from app.terraform.canvas_builder import ImportResult
 from app.terraform.catalog import Catalog, get_catalog
-from app.terraform.hcl_import import import_files
-from app.terraform.importing import ImportResult
-from app.terraform.schemas import DesignImport, DesignImportedBody
-from app.terraform.state_import import import_state
+from app.terraform.hcl_reader import import_files
+from app.terraform.state_reader import import_state
 
 MAX_HCL_COMPLEXITY = 60_000
 PARSE_SLOTS = 2

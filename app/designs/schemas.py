@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from app.designs.canvas import Canvas, Edge, Position
 from app.lib.schema import ProblemDetails, Request, Response
+from app.terraform.canvas import Canvas, Edge, Position
 
 DesignStatus = Literal["draft", "active", "archived"]
 SharePermission = Literal["view", "comment", "edit"]

@@ -14,13 +14,13 @@ from typing import Any
 from app.accounts.authz import Principal
 from app.accounts.emails import normalize_email
 from app.accounts.tables import User
-from app.activity import service as audit
 from app.db import for_update, is_unique_violation, transaction
 from app.designs.access import DesignAccess, design_access, design_access_changed
 from app.designs.designs import summary_columns, summary_from_row
 from app.designs.events import DesignEvents
 from app.designs.schemas import ShareCreate, SharedDesign, SharedDesignPage, ShareRead
 from app.designs.tables import DesignShare
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset

@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 
 from app.accounts.authz import Principal, access_for_org, org_ids_with
-from app.activity import service as audit
 from app.db import is_unique_violation, transaction
 from app.designs import designs as design_service
 from app.designs.access import design_access
@@ -27,6 +26,7 @@ from app.designs.schemas import (
 )
 from app.designs.tables import DesignVersion, Template
 from app.designs.versions import CachedBody, PreparedCanvas, prepare_canvas
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import AppError, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.pagination import Keyset

@@ -1,6 +1,6 @@
 """HTTP routes that turn stored designs into Terraform and back: validate, export, diagram, import.
 
-Thin: decode, call one service in ``exports`` or ``imports``, return. The import route takes a JSON
+Thin: decode, call one service in ``exports`` or ``importer``, return. The import route takes a JSON
 body or a multipart form on the same path, so it decodes the body itself; its OpenAPI request body
 is described by hand (both media types) in ``ImportOperation``.
 """
@@ -22,19 +22,19 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from app.accounts.authz import Principal
+from app.designs import exports, importer
 from app.designs.access import GENERATION_OPT
 from app.designs.controller import DesignDeps, provide_design_deps
-from app.lib.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
-from app.lib.schema import ProblemDetails as ProblemBody
-from app.terraform import exports, imports
-from app.terraform.exports import ExportFormat, Rendered
-from app.terraform.schemas import (
+from app.designs.exports import ExportFormat, Rendered
+from app.designs.terraform_schemas import (
     DesignImported,
     DesignValidation,
     InvalidDesignProblem,
     TerraformFiles,
     ValidateRequest,
 )
+from app.lib.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
+from app.lib.schema import ProblemDetails as ProblemBody
 
 PROBLEM = "application/problem+json"
 
@@ -294,8 +294,8 @@ class DesignTerraformController(Controller):
         references become edges; from a state, managed resources of the root module become nodes and
         their dependencies edges. Version 1 is the imported canvas; `warnings` says what was left out
         (locals, provisioners, ignored files...). Nothing is stored when anything fails."""
-        data = imports.decode_import(await _import_document(request))
-        result = await imports.import_design(principal, deps.cache, org, data)
+        data = importer.decode_import(await _import_document(request))
+        result = await importer.import_design(principal, deps.cache, org, data)
         response: HttpResponse[Any] = HttpResponse(
             content=result.body,
             status_code=HTTP_201_CREATED,
@@ -328,12 +328,12 @@ async def _import_document(request: Request[Any, Any, Any]) -> bytes | dict[str,
                     raise ValidationFailed(
                         f"{name} is uploaded twice", errors=[FieldError(f"files.{name}", "uploaded twice")]
                     )
-                files[name] = imports.upload_text(name, await value.read())
+                files[name] = importer.upload_text(name, await value.read())
             elif key in doc:
                 raise ValidationFailed(f"{key} is given twice", errors=[FieldError(key, "given twice")])
             elif key == "state":
                 raw = await value.read() if isinstance(value, UploadFile) else value.encode()
-                doc["state"] = imports.upload_state(raw)
+                doc["state"] = importer.upload_state(raw)
             else:
                 doc[key] = value
     finally:

@@ -16,21 +16,11 @@ from typing import Any
 import msgspec
 
 from app.accounts.authz import Principal
-from app.activity import service as audit
 from app.config import get_settings
 from app.db import transaction
 from app.designs import diff as graph_diff
 from app.designs.access import DesignAccess, design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches, version_key
-from app.designs.canvas import (
-    Canvas,
-    CanvasLimits,
-    Node,
-    canonical,
-    canonical_bytes,
-    check_structure,
-    decode_canvas,
-)
 from app.designs.events import DesignEvents
 from app.designs.schemas import (
     DiffRead,
@@ -42,9 +32,21 @@ from app.designs.schemas import (
     VersionSummary,
 )
 from app.designs.tables import Design, DesignVersion, Resource
+from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, PayloadTooLarge, ValidationFailed, not_found
 from app.lib.pagination import Keyset
+from app.terraform.canvas import (
+    Canvas,
+    CanvasLimits,
+    Node,
+    canonical,
+    canonical_bytes,
+    check_structure,
+    decode_canvas,
+)
+from app.terraform.catalog import get_catalog
+from app.terraform.catalog_types import CatalogError
 
 EMPTY_CANVAS = canonical_bytes(Canvas())
 INSERT_CHUNK = 500
@@ -102,10 +104,8 @@ def prepare_canvas(canvas: Canvas, prefix: str = "canvas") -> PreparedCanvas:
 def provider_of(node_type: str) -> str:
     """The provider of a node type: from the resource catalog, else from the type's prefix."""
     try:
-        from app.terraform.catalog import get_catalog
-
         known = get_catalog().get(node_type)
-    except Exception:  # a broken catalog extension must not block saving designs
+    except (CatalogError, OSError):  # a broken or unreadable catalog must not block saving designs
         known = None
     if known is not None:
         return known.provider

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from app.db import after_commit
-from app.lib.ratelimit import RequestGate
+from app.lib.gate import RequestGate
 
 log = logging.getLogger("board3.generations")
 

@@ -1,6 +1,6 @@
 """Store and channel factories: Redis-backed in production, in-memory in embedded mode.
 
-Named stores: ``cache`` (read caches). Rate limits and revocations live in ``app.lib.ratelimit``.
+Named stores: ``cache`` (read caches). Rate limits and revocations live in ``app.lib.gate``.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ from typing import Any
 
 import msgspec
 
-from app.designs.canvas import Canvas, CanvasLimits
 from app.lib.errors import FieldError, ValidationFailed
-from app.terraform.catalog import Catalog, PropertySpec
+from app.terraform.canvas import Canvas, CanvasLimits
+from app.terraform.catalog import Catalog
+from app.terraform.catalog_types import PropertySpec
 from app.terraform.graph import Analysis, EdgeInfo, NodeInfo, set_path
 from app.terraform.hclsyntax import EXPR_KEY, expr, is_expr, normalize_expression
 from app.terraform.node_checks import VARIABLE_PROPERTIES

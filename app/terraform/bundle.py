@@ -10,11 +10,11 @@ import zipfile
 from typing import Literal
 from urllib.parse import quote
 
-from app.designs.canvas import Canvas, CanvasLimits
+from app.terraform.blocks import build_config
+from app.terraform.canvas import Canvas, CanvasLimits
 from app.terraform.catalog import Catalog
 from app.terraform.codegen_hcl import render_hcl
 from app.terraform.codegen_json import render_json
-from app.terraform.config import build_config
 from app.terraform.hclsyntax import hcl_quote
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.designs.canvas import Canvas, Edge, Node, Position
+from app.terraform.canvas import Canvas, Edge, Node, Position
 from app.terraform.catalog import Catalog
 from app.terraform.layout import layout
 

@@ -25,8 +25,9 @@ def catalog() -> None:
 def import_schema(schema_file: Path, versions: tuple[str, ...]) -> None:
     """Add every type of the providers in SCHEMA_FILE (`terraform providers schema -json` output)."""
     from app.config import get_settings
-    from app.terraform.catalog import CatalogError, parse_provider_doc, reset_catalog_cache
-    from app.terraform.schema_import import docs_from_provider_schema
+    from app.terraform.catalog import parse_provider_doc, reset_catalog_cache
+    from app.terraform.catalog_types import CatalogError
+    from app.terraform.provider_schema import docs_from_provider_schema
 
     constraints: dict[str, str] = {}
     for item in versions:

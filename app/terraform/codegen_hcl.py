@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.designs.canvas import Canvas, CanvasLimits
+from app.terraform.blocks import Block, Body, Config, build_config
+from app.terraform.canvas import Canvas, CanvasLimits
 from app.terraform.catalog import Catalog
-from app.terraform.config import Block, Body, Config, build_config
 from app.terraform.hclsyntax import EXPR_KEY, hcl_key, hcl_quote, is_expr
 
 INDENT = "  "

@@ -12,9 +12,9 @@ from typing import Any
 
 import msgspec
 
-from app.designs.canvas import Canvas, CanvasLimits
+from app.terraform.blocks import Block, Body, Config, build_config
+from app.terraform.canvas import Canvas, CanvasLimits
 from app.terraform.catalog import Catalog
-from app.terraform.config import Block, Body, Config, build_config
 from app.terraform.hclsyntax import EXPR_KEY, escape_template, is_expr
 
 _LITERAL_ATTRS = {

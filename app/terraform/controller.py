@@ -11,7 +11,8 @@ from litestar.params import Parameter
 
 from app.lib.errors import BadRequest, FieldError
 from app.lib.pagination import Cursor, decode_cursor, encode_cursor, invalid_cursor
-from app.terraform.catalog import Catalog, Kind, PropertySpec, get_catalog
+from app.terraform.catalog import Catalog, get_catalog
+from app.terraform.catalog_types import Kind, PropertySpec
 from app.terraform.node_checks import OUTPUT_PROPERTIES, VARIABLE_PROPERTIES
 from app.terraform.schemas import PropertyRead, ReferenceRead, ResourceTypePage, ResourceTypeRead
 

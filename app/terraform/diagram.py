@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from app.designs.canvas import Canvas, Node
+from app.terraform.canvas import Canvas, Node
 from app.terraform.catalog import Catalog
 from app.terraform.layout import CHAR_W, HEADER, MARGIN, Rect, effective_parents, layout
 

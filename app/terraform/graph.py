@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.designs.canvas import Canvas, Edge, Node
-from app.terraform.catalog import Catalog, Kind, ModuleSpec, NodeType
-from app.terraform.schemas import Problem
+from app.terraform.canvas import Canvas, Edge, Node
+from app.terraform.catalog import Catalog
+from app.terraform.catalog_types import Kind, ModuleSpec, NodeType
+from app.terraform.results import Problem
 
 EdgeMode = Literal["property", "list", "depends_on", "expression", "output"]
 

@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.designs.canvas import Canvas, Edge, Node
 from app.lib.errors import FieldError, ValidationFailed
+from app.terraform.blocks import MODULES_PREFIX
+from app.terraform.canvas import Canvas, Edge, Node
+from app.terraform.canvas_builder import ImportResult, finish_canvas, unique_id
 from app.terraform.catalog import Catalog
-from app.terraform.config import MODULES_PREFIX
 from app.terraform.graph import AddressIndex, NodeInfo, address_of
 from app.terraform.hclsyntax import (
     EXPR_KEY,
@@ -33,7 +34,6 @@ from app.terraform.hclsyntax import (
     split_template,
     unwrap_interpolation,
 )
-from app.terraform.importing import ImportResult, finish_canvas, unique_id
 from app.terraform.types import NUMBER
 
 MAX_FILES = 200

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from app.designs.canvas import Canvas, Node
+from app.terraform.canvas import Canvas, Node
 
 LEAF_H = 48.0
 LEAF_MIN_W = 150.0

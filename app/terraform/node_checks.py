@@ -5,10 +5,10 @@ import math
 import re
 from typing import Any
 
-from app.terraform.catalog import PropertySpec
+from app.terraform.catalog_types import PropertySpec
 from app.terraform.graph import EdgeInfo, NodeInfo, label_of
 from app.terraform.hclsyntax import contains_expr, is_expr, is_identifier
-from app.terraform.schemas import Problem
+from app.terraform.results import Problem
 from app.terraform.types import TypeError_, check_value, parse_type, value_depth_exceeds
 
 MAX_PROBLEMS = 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.terraform.catalog import IDENTIFIER
+from app.terraform.catalog_types import IDENTIFIER
 
 
 def cty_type(raw: Any) -> str:

@@ -6,7 +6,7 @@ bucket, IAM); ``offline_design(n)`` uses only ``terraform_data`` so Terraform ca
 
 from __future__ import annotations
 
-from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.canvas import Canvas, Edge, Node
 
 STACK_SIZE = 23  # nodes one _stack() adds
 

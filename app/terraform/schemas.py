@@ -1,44 +1,12 @@
-"""msgspec Structs of the Terraform domain: validation results, catalog reads, design export/import."""
+"""msgspec Structs of the resource catalog's API (node types, their properties and references)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
-from app.designs.canvas import Canvas
-from app.designs.schemas import (
-    CloudProvider,
-    Description,
-    DesignBody,
-    DesignName,
-    DesignRead,
-    DesignStatus,
-    VersionMessage,
-)
-from app.lib.schema import ProblemDetails as ProblemBody
-from app.lib.schema import Request, Response
-
-
-class Problem(Response, omit_defaults=True):
-    """One thing wrong with a design; ``code`` is stable, ``message`` is for people."""
-
-    code: Annotated[str, msgspec.Meta(examples=["missing-required-property"])]
-    message: Annotated[str, msgspec.Meta(examples=["aws_subnet.a: required property 'vpc_id' is not set"])]
-    node: Annotated[str | None, msgspec.Meta(description="Id of the node concerned", examples=["vpc-1"])] = (
-        None
-    )
-    edge: Annotated[
-        int | None, msgspec.Meta(description="Index of the edge concerned in canvas.edges", examples=[0])
-    ] = None
-
-
-class ValidationResult(Response):
-    """``valid`` is true exactly when ``problems`` is empty."""
-
-    valid: bool
-    problems: list[Problem]
+from app.lib.schema import Response
 
 
 class PropertyRead(Response, omit_defaults=True):
@@ -86,81 +54,3 @@ class ResourceTypePage(Response):
 
     items: list[ResourceTypeRead]
     next_cursor: str | None = None
-
-
-# --- design routes: validate, export, import --------------------------------------------------------
-
-ImportFileName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, examples=["main.tf"])]
-
-
-class ValidateRequest(Request):
-    """An unsaved canvas to validate instead of a stored version (checked like a save first)."""
-
-    canvas: Canvas
-
-
-class DesignValidation(ValidationResult):
-    """The validation of one version of a design (``version`` is null for an unsaved canvas)."""
-
-    design_id: uuid.UUID
-    version: Annotated[int | None, msgspec.Meta(examples=[3])]
-
-
-class TerraformFiles(Response):
-    """The HCL rendering of a design version: file name -> file content."""
-
-    version: Annotated[int, msgspec.Meta(examples=[3])]
-    files: Annotated[
-        dict[str, str],
-        msgspec.Meta(
-            description="versions.tf, variables.tf, main.tf, outputs.tf (only the non-empty ones)",
-            examples=[{"main.tf": 'resource "terraform_data" "a" {\n  input = "x"\n}\n'}],
-        ),
-    ]
-
-
-class DesignImport(Request):
-    """A new design from Terraform files (``files``) or from a Terraform state (``state``): exactly one."""
-
-    name: DesignName
-    description: Description = ""
-    cloud_provider: CloudProvider | None = None
-    """Defaults to the provider most of the imported resources use."""
-    status: DesignStatus = "draft"
-    message: VersionMessage = ""
-    """Message of version 1 (defaults to a note saying where the canvas came from)."""
-    files: (
-        Annotated[
-            dict[ImportFileName, str],
-            msgspec.Meta(
-                max_length=200,
-                description="File name -> content; .tf and .tf.json files are read, others are ignored",
-                examples=[{"main.tf": 'resource "terraform_data" "a" {\n  input = "x"\n}\n'}],
-            ),
-        ]
-        | None
-    ) = None
-    state: Annotated[
-        dict[str, Any] | None,
-        msgspec.Meta(description="A Terraform state document (format version 4), as JSON"),
-    ] = None
-
-
-class DesignImported(DesignRead):
-    """The created design (version 1 is the imported canvas) and what the import could not keep."""
-
-    source: Literal["files", "state"]
-    warnings: list[str]
-
-
-class DesignImportedBody(DesignBody):
-    """Wire form of ``DesignImported`` (the stored canvas bytes embedded as they are)."""
-
-    source: Literal["files", "state"]
-    warnings: list[str]
-
-
-class InvalidDesignProblem(ProblemBody, kw_only=True):
-    """422 ``design-invalid``: the design's problems, listed as ``POST .../validate`` lists them."""
-
-    problems: list[Problem]

@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.designs.canvas import Edge, Node
 from app.lib.errors import FieldError, ValidationFailed
-from app.terraform.catalog import Catalog, NodeType
-from app.terraform.importing import ImportResult, finish_canvas, unique_id
+from app.terraform.canvas import Edge, Node
+from app.terraform.canvas_builder import ImportResult, finish_canvas, unique_id
+from app.terraform.catalog import Catalog
+from app.terraform.catalog_types import NodeType
 
 
 def import_state(state: bytes | str | dict[str, Any], catalog: Catalog) -> ImportResult:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import networkx as nx
 
-from app.designs.canvas import Canvas, CanvasLimits, Edge, check_structure
+from app.terraform.canvas import Canvas, CanvasLimits, Edge, check_structure
 from app.terraform.catalog import Catalog, property_spec
 from app.terraform.graph import (
     AddressIndex,
@@ -42,7 +42,7 @@ from app.terraform.node_checks import (
     check_resource,
     check_variable,
 )
-from app.terraform.schemas import ValidationResult
+from app.terraform.results import ValidationResult
 from app.terraform.types import value_depth_exceeds
 
 

@@ -83,7 +83,7 @@ async def test_viewers_cannot_read_the_audit_log(client, api):
 
 
 async def test_audit_rows_cannot_be_changed_or_deleted(api):
-    from app.activity.tables import AuditLog
+    from app.events.tables import AuditLog
 
     await api.register("appendonly")
     row = await AuditLog.select(AuditLog.id).first()

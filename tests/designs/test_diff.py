@@ -9,8 +9,8 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.designs.canvas import Canvas, Edge, Node, Position
 from app.designs.diff import diff
+from app.terraform.canvas import Canvas, Edge, Node, Position
 
 TYPES = ["aws_vpc", "aws_subnet", "aws_instance", "terraform_data", "data.aws_ami", "variable", "output"]
 json_scalars = st.one_of(

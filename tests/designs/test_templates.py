@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from app.designs.canvas import Canvas
+from app.terraform.canvas import Canvas
 from tests.designs.helpers import create_design, save, vpc_canvas
 from tests.support.api import assert_problem
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from app.db import after_commit, transaction
 from app.lib import generations
-from app.lib.ratelimit import GENERATION_TTL_SECONDS, MemoryGate, RedisGate, RequestGate
+from app.lib.gate import GENERATION_TTL_SECONDS, MemoryGate, RedisGate, RequestGate
 from tests.conftest import REDIS_PREFIX, TEST_REDIS_URL
 
 

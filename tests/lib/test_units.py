@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.lib.errors import BadRequest
+from app.lib.gate import MemoryGate, RedisGate
 from app.lib.pagination import decode_cursor, encode_cursor
-from app.lib.ratelimit import MemoryGate, RedisGate
 from app.lib.secrets import file_secret
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.designs.canvas import Canvas
 from app.sandbox.rules import check_value, validate_config
 from app.sandbox.specs import DATA_SOURCES, RESOURCE_TYPES, TypeSpec
 from app.sandbox.store import SandboxStore
+from app.terraform.canvas import Canvas
 from tests.sandbox.terraform_helpers import Terraform
 
 TEMPLATES = sorted((Path(__file__).parents[2] / "seeds" / "templates").glob("sandbox-*.json"))

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.terraform.catalog import CatalogError, build_catalog, load_catalog, property_spec
+from app.terraform.catalog import build_catalog, load_catalog, property_spec
+from app.terraform.catalog_types import CatalogError
 from app.terraform.types import parse_type
 
 

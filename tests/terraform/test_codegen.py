@@ -9,10 +9,10 @@ from hcl2.utils import SerializationOptions
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.blocks import DesignInvalid
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
-from app.terraform.config import DesignInvalid
 from app.terraform.hclsyntax import META_KEYS, expr
 from app.terraform.samples import aws_design, offline_design
 

@@ -10,7 +10,7 @@ import hcl2
 import msgspec
 import pytest
 
-from app.designs.canvas import Canvas
+from app.terraform.canvas import Canvas
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from tests.designs.helpers import save

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from app.terraform.imports import MAX_HCL_COMPLEXITY
+from app.designs.importer import MAX_HCL_COMPLEXITY
 from tests.support.api import assert_problem
 from tests.terraform.conftest import NETWORK_TF
 from tests.terraform.design_support import design_with, offline_canvas, vpc_design

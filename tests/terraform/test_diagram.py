@@ -5,7 +5,7 @@ from itertools import combinations
 
 import pytest
 
-from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.diagram import render_svg
 from app.terraform.layout import Rect, effective_parents
 from app.terraform.samples import aws_design

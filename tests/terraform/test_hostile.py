@@ -7,10 +7,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.codegen_json import generate_json
 from app.terraform.diagram import render_svg
-from app.terraform.hcl_import import import_files
+from app.terraform.hcl_reader import import_files
 from app.terraform.validate import validate
 
 

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.designs.canvas import Canvas, Edge, Node
 from app.lib.errors import ValidationFailed
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
-from app.terraform.hcl_import import import_files
+from app.terraform.hcl_reader import import_files
 from app.terraform.hclsyntax import expr
-from app.terraform.state_import import import_state
+from app.terraform.state_reader import import_state
 from app.terraform.validate import explicit_attributes, validate
 
 from .conftest import NETWORK_TF

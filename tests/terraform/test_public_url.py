@@ -10,7 +10,7 @@ import hcl2
 import httpx
 import pytest
 
-from app.terraform.exports import backend_base_url
+from app.designs.exports import backend_base_url
 from tests.terraform.design_support import data_node, design_with
 
 

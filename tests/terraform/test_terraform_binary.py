@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.designs.canvas import Canvas, Edge, Node
 from app.terraform.bundle import build_bundle
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.codegen_hcl import generate_hcl
 from app.terraform.codegen_json import generate_json
 from app.terraform.hclsyntax import expr

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.designs.canvas import Canvas, Edge, Node
+from app.terraform.canvas import Canvas, Edge, Node
 from app.terraform.hclsyntax import expr
 from app.terraform.samples import aws_design, offline_design
 from app.terraform.validate import explicit_attributes, validate
