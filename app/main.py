@@ -134,7 +134,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = get_engine()
         await db_engine.start(engine, settings)
-        previous_gate = generations.configure(gate)
         try:
             await ensure_migrated()
             try:
@@ -153,7 +152,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             yield
         finally:
-            generations.configure(previous_gate)
             await db_engine.stop(engine)
             await gate.close()
             if redis is not None:
@@ -204,7 +202,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
     # routable methods, then request id, access log and metrics for every response.
-    application.asgi_handler = TerraformMethods(RequestObserver(application.asgi_handler))
+    application.asgi_handler = TerraformMethods(
+        RequestObserver(generations.GateBinding(application.asgi_handler, gate))
+    )
     return application
 
 

@@ -1,7 +1,7 @@
 """Benchmark the sandbox provider: plugin handshake, and terraform init/plan/apply/destroy wall time.
 
 Run: .venv/bin/python bench/sandbox.py [--repeat 5]
-Targets (issue 7): handshake < 0.4 s; apply of 50 resources < 5 s.
+Targets: handshake < 0.4 s; apply of 50 resources < 5 s.
 Everything happens in a temporary data dir; nothing outside it is touched.
 """
 

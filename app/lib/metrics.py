@@ -5,7 +5,7 @@ Recorded by ``app.lib.middleware.RequestObserver`` for every response, including
 by middleware (401, 429) and unrouted paths (``path="<unmatched>"``). The labelled children are
 kept after their first use, so a request costs two dict lookups; Litestar's PrometheusMiddleware,
 used before, built a Request, a label dict and a wrapped send function and made four ``.labels()``
-lookups per request (about 9% of a cached design read under py-spy, issue 4's notes).
+lookups per request (about 9% of a cached design read under py-spy on `bench/designs.py`).
 """
 
 from __future__ import annotations

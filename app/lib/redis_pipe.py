@@ -2,15 +2,16 @@
 
 redis-py checks a connection out of its pool, checks it for unread data and runs its retry
 wrapper for every command: about 60 µs of CPU per call, measured at 32 concurrent callers
-(16k calls/s against 104k/s for the same script on one pipelined connection; the figures are in
-issue 4's notes). Every authenticated request makes exactly one gate call, so that overhead was
+(16k calls/s against 45k/s for the same script on one pipelined connection, ``bench/gate.py``). Every authenticated request makes exactly one gate call, so that overhead was
 the largest single cost of a cached design read. This connection writes each command the moment
 it is made and resolves replies in order (Redis answers a connection's commands in order), so
 concurrent requests share one socket without waiting for each other's round trips.
 
 Scope is deliberately small: commands and replies as hiredis parses them, ``EVALSHA`` with the
-``NOSCRIPT`` fallback, AUTH/SELECT from the URL (``redis://``, ``rediss://``, ``unix://``), a
-timeout per call, and reconnection on the next call after any failure. Everything else Board3
+``NOSCRIPT`` fallback, AUTH/SELECT from the URL (``redis://``, ``rediss://``, ``unix://``), TLS
+with the URL's options exactly as redis-py applies them (``ssl_cert_reqs``, ``ssl_ca_certs``,
+``ssl_certfile``/``ssl_keyfile``, ``ssl_check_hostname``, ...), a timeout per call, and
+reconnection on the next call after any failure. Everything else Board3
 asks of Redis goes through redis-py.
 """
 
@@ -23,7 +24,7 @@ from collections import deque
 from typing import Any
 
 import hiredis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.asyncio.connection import RedisSSLContext, SSLConnection, UnixDomainSocketConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -136,7 +137,7 @@ class PipelinedRedis:
             _, protocol = await loop.create_unix_connection(_Protocol, options["path"])
         else:
             host, port = options.get("host", "localhost"), options.get("port", 6379)
-            tls = ssl.create_default_context() if kind is SSLConnection else None
+            tls = tls_context(options) if kind is SSLConnection else None
             _, protocol = await loop.create_connection(_Protocol, host, port, ssl=tls)
         return protocol
 
@@ -152,6 +153,21 @@ class PipelinedRedis:
             if isinstance(reply, hiredis.ReplyError):
                 protocol.fail(RedisConnectionError(str(reply)))
                 raise RedisConnectionError(f"Redis refused the connection: {reply}")
+
+
+def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
+    """The TLS context redis-py would build from the same ``rediss://`` URL options, with its
+    defaults (certificates required), so both connections to Redis check the server alike."""
+    return RedisSSLContext(
+        keyfile=options.get("ssl_keyfile"),
+        certfile=options.get("ssl_certfile"),
+        cert_reqs=options.get("ssl_cert_reqs", "required"),
+        ca_certs=options.get("ssl_ca_certs"),
+        ca_data=options.get("ssl_ca_data"),
+        check_hostname=bool(options.get("ssl_check_hostname", False)),
+        min_version=options.get("ssl_min_version"),
+        ciphers=options.get("ssl_ciphers"),
+    ).get()
 
 
 class Script:

@@ -106,10 +106,34 @@ class UnreachableGate(MemoryGate):
 
 
 async def test_a_renewal_that_fails_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    previous = generations.configure(UnreachableGate())
+    token = generations.bind(UnreachableGate())
     try:
         with caplog.at_level(logging.ERROR, logger="board3.generations"):
             await generations.renew("design:x")
     finally:
-        generations.configure(previous)
+        generations.unbind(token)
     assert "could not renew generations design:x" in caplog.text
+
+
+class RecordingGate(MemoryGate):
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed: list[str] = []
+
+    async def renew(self, *names: str) -> None:
+        self.renewed.extend(names)
+        await super().renew(*names)
+
+
+async def test_each_app_renews_through_the_gate_it_was_built_with(caplog: pytest.LogCaptureFixture) -> None:
+    async def handler(scope, receive, send) -> None:
+        await generations.renew(scope["path"])
+
+    first, second = RecordingGate(), RecordingGate()
+    await generations.GateBinding(handler, first)({"type": "http", "path": "design:a"}, None, None)
+    await generations.GateBinding(handler, second)({"type": "http", "path": "design:b"}, None, None)
+    assert (first.renewed, second.renewed) == (["design:a"], ["design:b"])
+    # Outside any app nothing is bound: the renewal is reported, never silently dropped.
+    with caplog.at_level(logging.ERROR, logger="board3.generations"):
+        await generations.renew("design:c")
+    assert "no request gate is bound; generations design:c were not renewed" in caplog.text

@@ -59,7 +59,7 @@ def test_every_property_type_parses(catalog):
                 parse_type(spec.type)
 
 
-def test_reference_rules_answer_the_issue_examples(catalog):
+def test_reference_rules_answer_the_documented_examples(catalog):
     subnet = catalog.rule_for("aws_subnet", "aws_vpc", None)
     assert subnet is not None and (subnet.property, subnet.attribute, subnet.is_list) == (
         "vpc_id",
