@@ -13,9 +13,12 @@ from app.config import ConfigError, get_settings
 def main() -> None:
     """Board3: infrastructure-as-code designer backend."""
     try:
-        get_settings()
+        settings = get_settings()
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+    from app.lib import logging as app_logging
+
+    app_logging.configure(settings.server.log_level)
 
 
 @main.command()
@@ -26,10 +29,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API (run `board3 migrate` first)."""
     import uvicorn
 
-    from app.lib import logging as app_logging
-
     settings = get_settings()
-    app_logging.configure(settings.server.log_level)
     uvicorn.run(
         "app.main:create_app",
         factory=True,

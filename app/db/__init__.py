@@ -81,14 +81,12 @@ def run_with_database(coro_factory: Callable[[], Awaitable[Any]]) -> Any:
     """Run an async command-line task with the engine started before and stopped after it.
 
     For ``board3`` sub-commands: they run outside the server's lifespan, so they start the engine
-    (and logging) themselves."""
+    themselves."""
     import asyncio
 
     from app.config import get_settings
-    from app.lib import logging as app_logging
 
     settings = get_settings()
-    app_logging.configure(settings.server.log_level)
 
     async def main() -> Any:
         engine = get_engine()
