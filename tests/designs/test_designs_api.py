@@ -283,3 +283,23 @@ async def test_resources_follow_the_current_version(client, api):
     assert_problem(await client.get(url, headers=stranger.headers), 404)
     await client.delete(f"/api/v1/designs/{design['id']}", headers=owner.headers)
     assert (await client.get(url, headers=owner.headers)).json()["items"] == []
+
+
+def test_design_routes_resolve_their_dependencies_one_at_a_time(app) -> None:
+    """``provide_design_deps`` names ``principal`` only to put the two dependencies in sequence:
+    two independent ones make Litestar start an anyio task group for every request (about a tenth
+    of a cached design read). Every route that takes ``deps`` must keep them in batches of one."""
+    from litestar.routes import HTTPRoute
+
+    checked = 0
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler, kwargs_model in route.route_handler_map.values():
+            names = {d.key for batch in kwargs_model.dependency_batches for d in batch}
+            if "deps" not in names:
+                continue
+            checked += 1
+            sizes = [len(batch) for batch in kwargs_model.dependency_batches]
+            assert max(sizes) == 1, f"{handler} resolves dependencies in parallel: {sizes}"
+    assert checked >= 10  # the design routes were found
