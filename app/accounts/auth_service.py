@@ -26,7 +26,7 @@ from app.accounts.schemas import (
 )
 from app.accounts.tables import ApiKey, Organization, RefreshToken, Session, User
 from app.config import Settings
-from app.db import is_unique_violation, transaction
+from app.db import on_unique_violation, transaction
 from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import (
@@ -135,7 +135,7 @@ class AuthService:
         password_hash = await credentials.hash_password(data.password)
         org_name = (data.organization or f"{name}'s organization").strip() or f"{name}'s organization"
         now = utcnow()
-        try:
+        with on_unique_violation(_email_taken()):
             async with transaction():
                 user = User(email=email, name=name, password_hash=password_hash, created_at=now)
                 await user.save()
@@ -150,10 +150,6 @@ class AuthService:
                 )
                 org = await orgs.create_organization_for(principal, org_name, None)
                 pair, _ = await self._new_session(user, client, now)
-        except Exception as exc:
-            if is_unique_violation(exc):  # registered by a concurrent request since the check
-                raise _email_taken() from None
-            raise
         return RegisterResponse(
             user=user_read(user),
             organization=OrganizationRead(

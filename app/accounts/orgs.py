@@ -24,7 +24,7 @@ from app.accounts.schemas import (
     RoleRead,
 )
 from app.accounts.tables import Member, Organization, Role, User
-from app.db import for_update, is_unique_violation, transaction
+from app.db import for_update, on_unique_violation, transaction
 from app.events import audit
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict, FieldError, Forbidden, ValidationFailed, not_found
@@ -209,7 +209,9 @@ async def create_role(principal: Principal, slug: str, data: RoleCreate) -> Role
         rank=0,
         created_at=utcnow(),
     )
-    try:
+    with on_unique_violation(
+        Conflict("a role with this name exists", errors=[FieldError("name", "already exists")])
+    ):
         async with transaction():
             await role.save()
             await audit.record(
@@ -220,12 +222,6 @@ async def create_role(principal: Principal, slug: str, data: RoleCreate) -> Role
                 object_id=role.id,
                 details={"name": data.name, "permissions": role.permissions},
             )
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise Conflict(
-                "a role with this name exists", errors=[FieldError("name", "already exists")]
-            ) from None
-        raise
     return RoleRead(
         id=role.id,
         name=role.name,
@@ -293,7 +289,13 @@ async def add_member(principal: Principal, slug: str, data: MemberAdd) -> Member
             "no user with this email", errors=[FieldError("email", "no such user")], code="unknown-user"
         )
     now = utcnow()
-    try:
+    with on_unique_violation(
+        Conflict(
+            "this user is already a member",
+            errors=[FieldError("email", "already a member")],
+            code="already-member",
+        )
+    ):
         async with transaction():
             await Member.insert(
                 Member(organization=access.organization_id, user=user.id, role=role["id"], created_at=now)
@@ -307,14 +309,6 @@ async def add_member(principal: Principal, slug: str, data: MemberAdd) -> Member
                 object_id=user.id,
                 details={"email": email, "role": data.role},
             )
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise Conflict(
-                "this user is already a member",
-                errors=[FieldError("email", "already a member")],
-                code="already-member",
-            ) from None
-        raise
     return MemberRead(user_id=user.id, email=user.email, name=user.name, role=role["name"], joined_at=now)
 
 

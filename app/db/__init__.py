@@ -7,8 +7,8 @@ importing this package first makes every Piccolo table resolve to that engine.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -64,6 +64,18 @@ async def after_commit(callback: AfterCommit) -> None:
 
 
 is_unique_violation = _engine.is_unique_violation
+
+
+@contextmanager
+def on_unique_violation(error: Exception) -> Iterator[None]:
+    """Raise ``error`` (a 409, usually) instead of a unique-index violation from the block: the
+    database decided a race that a check before the write could not (a name taken meanwhile)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise error from None
+        raise
 
 
 def for_update(query: Any) -> Any:

@@ -10,7 +10,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 
 from app.accounts.authz import Access, Principal, access_for_org, scoped
-from app.db import is_unique_violation, transaction
+from app.db import on_unique_violation, transaction
 from app.designs.access import design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches
 from app.designs.events import DesignEvents
@@ -130,7 +130,7 @@ async def create_in_org(
         current_hash=prepared.content_hash if prepared else "",
         revision=1,
     )
-    try:
+    with on_unique_violation(_name_taken()):
         async with transaction():
             await Design.insert(design)
             if prepared is not None:
@@ -145,10 +145,6 @@ async def create_in_org(
                 object_id=design.id,
                 details={"name": design.name, "template_id": str(template_id) if template_id else None},
             )
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise _name_taken() from None
-        raise
     return design.id
 
 
@@ -260,7 +256,7 @@ async def update_design(
         condition = (Design.id == design_id) & Design.deleted_at.is_null()
         if if_match is not None:
             condition &= Design.revision == access.revision
-        try:
+        with on_unique_violation(_name_taken()):
             async with transaction():
                 updated = (
                     await Design.update(
@@ -282,10 +278,6 @@ async def update_design(
                     object_id=design_id,
                     details=changed,
                 )
-        except Exception as exc:
-            if is_unique_violation(exc):
-                raise _name_taken() from None
-            raise
         await cache.delete(design_key(design_id, access.revision))
         events.publish(design_id, "design.updated", principal, changed)
     return await fresh_body(cache, design_id)

@@ -14,7 +14,7 @@ from typing import Any
 from app.accounts.authz import Principal
 from app.accounts.emails import normalize_email
 from app.accounts.tables import User
-from app.db import for_update, is_unique_violation, transaction
+from app.db import for_update, on_unique_violation, transaction
 from app.designs.access import DesignAccess, design_access, design_access_changed
 from app.designs.designs import summary_columns, summary_from_row
 from app.designs.events import DesignEvents
@@ -81,12 +81,8 @@ async def share_design(
             "you cannot share a design with yourself", errors=[FieldError("email", "yourself")]
         )
     now = utcnow()
-    try:
+    with on_unique_violation(Conflict("the design was shared with this user concurrently; retry")):
         share_id, created = await _upsert_share(principal, access, design_id, user["id"], email, data, now)
-    except Exception as exc:
-        if is_unique_violation(exc):  # two shares for the same user at the same moment
-            raise Conflict("the design was shared with this user concurrently; retry") from None
-        raise
     events.publish(
         design_id, "share.changed", principal, {"user_id": str(user["id"]), "permission": data.permission}
     )

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from app.accounts.authz import Principal, access_for_org, org_ids_with
-from app.db import is_unique_violation, transaction
+from app.db import on_unique_violation, transaction
 from app.designs import designs as design_service
 from app.designs.access import design_access
 from app.designs.cache import BodyCache, template_key
@@ -191,7 +191,11 @@ async def publish_template(principal: Principal, slug: str, data: TemplatePublis
         updated_at=now,
         revision=1,
     )
-    try:
+    with on_unique_violation(
+        Conflict(
+            "the organization has a template with this slug", errors=[FieldError("slug", "already taken")]
+        )
+    ):
         async with transaction():
             await Template.insert(template)
             await audit.record(
@@ -202,12 +206,6 @@ async def publish_template(principal: Principal, slug: str, data: TemplatePublis
                 object_id=template.id,
                 details={"slug": template.slug, "design_id": str(data.design_id), "version": number},
             )
-    except Exception as exc:
-        if is_unique_violation(exc):
-            raise Conflict(
-                "the organization has a template with this slug", errors=[FieldError("slug", "already taken")]
-            ) from None
-        raise
     row = (
         await Template.select(*SUMMARY_COLUMNS)
         .where(Template.id == template.id)

@@ -25,11 +25,13 @@ from app.terraform.hclsyntax import (
     EXPR_KEY,
     META_KEYS,
     ExpressionError,
+    HclSyntaxError,
     expr,
     expressions,
     find_references,
     is_expr,
     normalize_expression,
+    parse_hcl,
     raw_to_source,
     split_template,
     unwrap_interpolation,
@@ -88,23 +90,13 @@ def import_files(files: Mapping[str, str], catalog: Catalog) -> ImportResult:
 
 
 def _parse_hcl(name: str, content: str) -> dict[str, Any]:
-    import hcl2
-    from hcl2.utils import SerializationOptions
-    from lark.exceptions import LarkError, UnexpectedInput
-
     try:
-        doc = hcl2.loads(
-            content, serialization_options=SerializationOptions(with_comments=False, preserve_heredocs=False)
-        )
-    except UnexpectedInput as exc:
-        line = getattr(exc, "line", "?")
+        doc = parse_hcl(content)
+    except HclSyntaxError as exc:
+        where = f" (line {exc.line})" if exc.line is not None else ""
+        message = f"line {exc.line}: {exc}" if exc.line is not None else str(exc)
         raise ValidationFailed(
-            f"{name} is not valid HCL (line {line})",
-            errors=[FieldError(f"files.{name}", f"line {line}: {_first_line(str(exc))}")],
-        ) from None
-    except (LarkError, ValueError, RecursionError) as exc:
-        raise ValidationFailed(
-            f"{name} is not valid HCL", errors=[FieldError(f"files.{name}", _first_line(str(exc)))]
+            f"{name} is not valid HCL{where}", errors=[FieldError(f"files.{name}", message)]
         ) from None
     return doc if isinstance(doc, dict) else {}
 
@@ -126,11 +118,6 @@ def _parse_json(name: str, content: str) -> dict[str, Any]:
             f"{name} must hold a JSON object", errors=[FieldError(f"files.{name}", "not an object")]
         )
     return doc
-
-
-def _first_line(text: str) -> str:
-    lines = [x for x in text.strip().splitlines() if x.strip()]
-    return (lines[0] if lines else "syntax error")[:300]
 
 
 def _labelled(doc: Any, depth: int, json_syntax: bool) -> list[tuple[tuple[str, ...], dict[str, Any]]]:

@@ -299,6 +299,44 @@ def _scan_expression(text: str, i: int, refs: list[tuple[str, ...]], *, stop_at_
 
 
 # --------------------------------------------------------------------------------------------
+# Parsing HCL text (python-hcl2, one set of options for every caller)
+# --------------------------------------------------------------------------------------------
+
+
+class HclSyntaxError(ValueError):
+    """Text that python-hcl2 cannot read; ``line`` when the parser knows where."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _first_line(text: str) -> str:
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return (lines[0] if lines else "syntax error")[:300]
+
+
+def parse_hcl(text: str) -> Any:
+    """``text`` as python-hcl2 serialises it: no comments, heredocs as plain strings.
+
+    python-hcl2 (and lark under it) is imported on first use: it is slow to import and most
+    processes never parse HCL. Every parse error, however deep in the parser, is an
+    ``HclSyntaxError`` with its first line as the message."""
+    import hcl2
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import LarkError, UnexpectedInput
+
+    try:
+        return hcl2.loads(
+            text, serialization_options=SerializationOptions(with_comments=False, preserve_heredocs=False)
+        )
+    except UnexpectedInput as exc:
+        raise HclSyntaxError(_first_line(str(exc)), getattr(exc, "line", None)) from None
+    except (LarkError, ValueError, RecursionError) as exc:
+        raise HclSyntaxError(_first_line(str(exc)) if str(exc).strip() else type(exc).__name__) from None
+
+
+# --------------------------------------------------------------------------------------------
 # Expressions: parse (to refuse anything that is not exactly one expression) and normalise
 # --------------------------------------------------------------------------------------------
 
@@ -310,22 +348,14 @@ def normalize_expression(text: str) -> str:
     Raises ExpressionError when it is empty, too long, not valid HCL, or more than one expression
     (``1\\ny = 2`` would otherwise smuggle a second attribute into the generated file).
     """
-    import hcl2
-    from hcl2.utils import SerializationOptions
-    from lark.exceptions import LarkError
-
     if not text.strip():
         raise ExpressionError("expression is empty")
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
-        parsed = hcl2.loads(
-            f"__x__ = {text}\n",
-            serialization_options=SerializationOptions(with_comments=False, preserve_heredocs=False),
-        )
-    except (LarkError, ValueError, RecursionError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExpressionError(f"not a valid HCL expression ({first[:200]})") from None
+        parsed = parse_hcl(f"__x__ = {text}\n")
+    except HclSyntaxError as exc:
+        raise ExpressionError(f"not a valid HCL expression ({str(exc)[:200]})") from None
     if not isinstance(parsed, dict) or list(parsed) != ["__x__"]:
         raise ExpressionError("must be exactly one expression")
     return raw_to_source(parsed["__x__"])

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.terraform.catalog_types import CatalogError, ModuleInput, ModuleSpec
-from app.terraform.hclsyntax import ExpressionError, split_template, unwrap_interpolation
+from app.terraform.hclsyntax import (
+    ExpressionError,
+    HclSyntaxError,
+    parse_hcl,
+    split_template,
+    unwrap_interpolation,
+)
 
 
 def _labelled(blocks: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -33,15 +39,10 @@ def _text(raw: Any) -> str:
 
 def module_spec(name: str, files: Mapping[str, str]) -> ModuleSpec:
     """Read a module's variables, outputs and required providers from its ``.tf`` files."""
-    import hcl2
-    from hcl2.utils import SerializationOptions
-    from lark.exceptions import LarkError
-
     inputs: dict[str, ModuleInput] = {}
     outputs: dict[str, str] = {}
     providers: set[str] = set()
     description = ""
-    options = SerializationOptions(with_comments=False, preserve_heredocs=False)
     for fname in sorted(files):
         text = files[fname]
         if not description:
@@ -49,8 +50,8 @@ def module_spec(name: str, files: Mapping[str, str]) -> ModuleSpec:
             if first.startswith("#"):
                 description = first.lstrip("#").strip()
         try:
-            doc = hcl2.loads(text, serialization_options=options)
-        except (LarkError, ValueError) as exc:
+            doc = parse_hcl(text)
+        except HclSyntaxError as exc:
             raise CatalogError(f"module {name}: {fname} does not parse: {exc}") from None
         for vname, body in _labelled(doc.get("variable")):
             inputs[vname] = ModuleInput(
