@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import hiredis
@@ -156,7 +157,7 @@ class PipelinedRedis:
                 raise RedisConnectionError(f"Redis refused the connection: {reply}")
 
 
-def tls_context(options: dict[str, Any]) -> ssl.SSLContext:
+def tls_context(options: Mapping[str, Any]) -> ssl.SSLContext:
     """The TLS context redis-py would build from the same ``rediss://`` URL options, with its
     defaults (certificates required), so both connections to Redis check the server alike."""
     return RedisSSLContext(
