@@ -6,9 +6,10 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from app.accounts import credentials, orgs
 from app.accounts.authz import Principal
@@ -96,7 +97,7 @@ class AuthService:
         self.security = settings.security
         self._secret = jwt_secret
         self._gate = gate
-        self._verified: OrderedDict[str, credentials.AccessClaims] = OrderedDict()
+        self._verified: LRUCache[str, credentials.AccessClaims] = LRUCache(VERIFIED_TOKENS_KEPT)
 
     # --- rate limits --------------------------------------------------------------------------
 
@@ -402,8 +403,6 @@ class AuthService:
             except InvalidToken:
                 raise Unauthorized("access token is invalid or expired", code="invalid-token") from None
             self._verified[token] = claims
-            if len(self._verified) > VERIFIED_TOKENS_KEPT:
-                self._verified.popitem(last=False)
         elif claims.expires_at <= utcnow():
             self._verified.pop(token, None)
             raise Unauthorized("access token is invalid or expired", code="invalid-token")

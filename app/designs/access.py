@@ -20,10 +20,11 @@ import dataclasses
 import json
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from cachetools import LRUCache
 
 from app.accounts.authz import Access, Principal, access_for_org
 from app.designs.tables import Design
@@ -115,8 +116,8 @@ class _Memory:
 
     def __init__(self) -> None:
         # design id -> (its generation, its organization's generation), the names the gate reads
-        self.generations: dict[uuid.UUID, tuple[str, str]] = {}
-        self.access: OrderedDict[tuple[uuid.UUID, uuid.UUID], _Remembered] = OrderedDict()
+        self.generations: LRUCache[uuid.UUID, tuple[str, str]] = LRUCache(REMEMBER_MAX_ENTRIES)
+        self.access: LRUCache[tuple[uuid.UUID, uuid.UUID], _Remembered] = LRUCache(REMEMBER_MAX_ENTRIES)
 
     def tokens(self, design_id: uuid.UUID, generations: Mapping[str, str] | None) -> tuple[str, str] | None:
         names = self.generations.get(design_id)
@@ -129,27 +130,20 @@ class _Memory:
         return design_token, org_token
 
     def learn_owner(self, design_id: uuid.UUID, organization_id: uuid.UUID) -> None:
-        if design_id in self.generations:
-            return
-        if len(self.generations) >= REMEMBER_MAX_ENTRIES:
-            self.generations.clear()
-        self.generations[design_id] = (design_generation(design_id), org_generation(organization_id))
+        if design_id not in self.generations:
+            self.generations[design_id] = (design_generation(design_id), org_generation(organization_id))
 
     def recall(self, key: tuple[uuid.UUID, uuid.UUID], tokens: tuple[str, str]) -> _Remembered | None:
         entry = self.access.get(key)
         if entry is None:
             return None
         if entry.tokens != tokens or entry.expires <= time.monotonic():
-            del self.access[key]
+            self.access.pop(key, None)
             return None
-        self.access.move_to_end(key)
         return entry
 
     def remember(self, key: tuple[uuid.UUID, uuid.UUID], entry: _Remembered) -> None:
         self.access[key] = entry
-        self.access.move_to_end(key)
-        while len(self.access) > REMEMBER_MAX_ENTRIES:
-            self.access.popitem(last=False)
 
 
 _memory = _Memory()

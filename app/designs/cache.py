@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from litestar.stores.base import Store
 
 log = logging.getLogger("board3.designs.cache")
@@ -62,31 +62,21 @@ class LocalBodies:
 
     def __init__(self, max_bytes: int = LOCAL_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self.size = 0
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._items: LRUCache[str, bytes] = LRUCache(maxsize=max_bytes, getsizeof=len)
+
+    @property
+    def size(self) -> int:
+        return int(self._items.currsize)
 
     def get(self, key: str) -> bytes | None:
-        body = self._items.get(key)
-        if body is not None:
-            self._items.move_to_end(key)
-        return body
+        return self._items.get(key)
 
     def put(self, key: str, body: bytes) -> None:
-        if len(body) > self.max_bytes // 8:
-            return
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.size -= len(old)
-        self._items[key] = body
-        self.size += len(body)
-        while self.size > self.max_bytes:
-            _, evicted = self._items.popitem(last=False)
-            self.size -= len(evicted)
+        if len(body) <= self.max_bytes // 8:
+            self._items[key] = body
 
     def discard(self, key: str) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.size -= len(old)
+        self._items.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
