@@ -39,14 +39,14 @@ from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
-from app.lib import crypto, generations
+from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib.gate import make_gate
 from app.lib.health import HealthController
 from app.lib.middleware import RequestObserver
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.redis import make_redis
-from app.lib.runtime import freeze_startup_heap
+from app.lib.runtime import Runtime, RuntimeBinding, freeze_startup_heap
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
 from app.sandbox.controller import SandboxController, provide_sandbox_store
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     stores = make_store_registry(redis, prefix)
     gate = make_gate(redis, prefix, settings.redis.url)
     channels = make_channels_plugin(redis, prefix)
+    runtime = Runtime(gate=gate, channels=channels)
     auth_service = AuthService(
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
@@ -203,7 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
     # routable methods, then request id, access log and metrics for every response.
     application.asgi_handler = TerraformMethods(
-        RequestObserver(generations.GateBinding(application.asgi_handler, gate))
+        RequestObserver(RuntimeBinding(application.asgi_handler, runtime))
     )
     return application
 

@@ -23,13 +23,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar, Token
 from typing import Any
 
-from litestar.types import ASGIApp, Receive, Scope, Send
-
 from app.db import after_commit
-from app.lib.gate import RequestGate
+from app.lib.runtime import current
 
 log = logging.getLogger("board3.generations")
 
@@ -37,36 +34,6 @@ OPT_KEY = "generations"
 # A route handler's ``opt[OPT_KEY]``: the generation names one request depends on, from its
 # parsed path parameters (empty when it cannot tell).
 GenerationsOf = Callable[[dict[str, Any]], Sequence[str]]
-
-# The gate renewals go to: bound by the composition root for everything that runs inside the app
-# (``GateBinding``), or by a worker for its jobs (``bind``). A context variable rather than a
-# module global, so two apps in one process (tests) each renew through their own gate.
-_gate: ContextVar[RequestGate | None] = ContextVar("board3_gate", default=None)
-
-
-def bind(gate: RequestGate | None) -> Token[RequestGate | None]:
-    """Make ``gate`` the one renewals in this context go to; ``unbind`` with the token undoes it."""
-    return _gate.set(gate)
-
-
-def unbind(token: Token[RequestGate | None]) -> None:
-    _gate.reset(token)
-
-
-class GateBinding:
-    """ASGI wrapper built by ``create_app``: every request (and the lifespan) renews through the
-    app's own gate."""
-
-    def __init__(self, app: ASGIApp, gate: RequestGate) -> None:
-        self.app = app
-        self.gate = gate
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _gate.set(self.gate)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _gate.reset(token)
 
 
 def route_generations(scope: Mapping[str, Any]) -> Sequence[str]:
@@ -79,14 +46,14 @@ def route_generations(scope: Mapping[str, Any]) -> Sequence[str]:
 
 
 async def renew(*names: str) -> None:
-    gate = _gate.get()
     if not names:
         return
-    if gate is None:  # a writer running outside the app or a worker: nobody could be told
-        log.error("no request gate is bound; generations %s were not renewed", ", ".join(names))
+    runtime = current()
+    if runtime is None:  # a writer running outside the app or a worker: nobody could be told
+        log.error("no runtime is bound; generations %s were not renewed", ", ".join(names))
         return
     try:
-        await gate.renew(*names)
+        await runtime.gate.renew(*names)
     except Exception as exc:  # the write has committed; do not turn it into an error
         log.error("could not renew generations %s: %s", ", ".join(names), exc)
 

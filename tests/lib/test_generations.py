@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.db import after_commit, transaction
-from app.lib import generations
+from app.lib import generations, runtime
 from app.lib.gate import GENERATION_TTL_SECONDS, MemoryGate, RedisGate, RequestGate
 from tests.conftest import REDIS_PREFIX, TEST_REDIS_URL
 
@@ -106,12 +106,12 @@ class UnreachableGate(MemoryGate):
 
 
 async def test_a_renewal_that_fails_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    token = generations.bind(UnreachableGate())
+    token = runtime.bind(runtime.Runtime(UnreachableGate()))
     try:
         with caplog.at_level(logging.ERROR, logger="board3.generations"):
             await generations.renew("design:x")
     finally:
-        generations.unbind(token)
+        runtime.unbind(token)
     assert "could not renew generations design:x" in caplog.text
 
 
@@ -130,10 +130,14 @@ async def test_each_app_renews_through_the_gate_it_was_built_with(caplog: pytest
         await generations.renew(scope["path"])
 
     first, second = RecordingGate(), RecordingGate()
-    await generations.GateBinding(handler, first)({"type": "http", "path": "design:a"}, None, None)
-    await generations.GateBinding(handler, second)({"type": "http", "path": "design:b"}, None, None)
+    await runtime.RuntimeBinding(handler, runtime.Runtime(first))(
+        {"type": "http", "path": "design:a"}, None, None
+    )
+    await runtime.RuntimeBinding(handler, runtime.Runtime(second))(
+        {"type": "http", "path": "design:b"}, None, None
+    )
     assert (first.renewed, second.renewed) == (["design:a"], ["design:b"])
     # Outside any app nothing is bound: the renewal is reported, never silently dropped.
     with caplog.at_level(logging.ERROR, logger="board3.generations"):
         await generations.renew("design:c")
-    assert "no request gate is bound; generations design:c were not renewed" in caplog.text
+    assert "no runtime is bound; generations design:c were not renewed" in caplog.text
