@@ -14,14 +14,12 @@ from __future__ import annotations
 import gc
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from litestar.channels import ChannelsPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-if TYPE_CHECKING:  # annotations only: the gate and channels are built by the composition roots
-    from litestar.channels import ChannelsPlugin
-
-    from app.lib.gate import RequestGate
+from app.lib.gate import RequestGate
 
 
 class JobQueue(Protocol):
