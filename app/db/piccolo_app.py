@@ -13,7 +13,9 @@ TABLE_MODULES = [
     "app.accounts.tables",
     "app.designs.tables",
     "app.events.tables",
+    "app.pipelines.tables",
     "app.states.tables",
+    "app.worker.tables",
 ]
 
 APP_CONFIG = AppConfig(

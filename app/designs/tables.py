@@ -71,6 +71,9 @@ class Design(Table, tablename="designs"):
     current_hash = Varchar(length=64, default="")
     revision = Integer(default=1)
     deleted_at = Timestamptz(null=True, default=None)
+    # The environments its pipelines apply it to (written by the pipelines domain): a list of
+    # {environment, pipeline_id, state, last_applied_version, last_applied_at}.
+    environments = JSON(default=[])
 
 
 class DesignVersion(Table, tablename="design_versions"):

@@ -12,9 +12,10 @@ Also process-level tuning applied once a server has started.
 from __future__ import annotations
 
 import gc
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from litestar.channels import ChannelsPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -36,6 +37,8 @@ class Runtime:
     gate: RequestGate
     channels: ChannelsPlugin | None = None
     jobs: JobQueue | None = None
+    # Reactions to domain events (``app.events.bus``), run inside the emitting transaction.
+    subscribers: tuple[Callable[[Any], Awaitable[None]], ...] = ()
 
 
 _current: ContextVar[Runtime | None] = ContextVar("board3_runtime", default=None)

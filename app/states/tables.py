@@ -46,6 +46,10 @@ class State(Table, tablename="states"):
     locked_by = Varchar(length=320, null=True, default=None)  # principal label
     locked_by_id = UUID(null=True, default=None)
     locked_at = Timestamptz(null=True, default=None)
+    # Set when Board3 had to kill a run that may have changed infrastructure without recording it
+    # (a force-cancel, a lost worker); cleared by the next successful apply of its pipeline.
+    diverged_at = Timestamptz(null=True, default=None)
+    diverged_reason = Text(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz(auto_update=utcnow)
 
