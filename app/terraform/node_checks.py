@@ -16,6 +16,11 @@ MAX_VALUE_DEPTH = 32
 META_ARGUMENTS = frozenset(
     {"count", "for_each", "provider", "provisioner", "connection", "lifecycle", "depends_on", "dynamic"}
 )
+# What would make terraform start programs on the machine that runs it (a Board3 worker): refused
+# whatever the catalog says. Provisioners (``local-exec``, ``remote-exec``, ...) and their
+# ``connection`` are meta-arguments, refused above; these node types run a program by design.
+RUNS_PROGRAMS_PROVIDERS = frozenset({"external"})
+RUNS_PROGRAMS_TYPES = frozenset({"data.external"})
 RESERVED_VARIABLE_NAMES = frozenset(
     {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
 )
@@ -56,9 +61,23 @@ def check_resource(out: Collector, info: NodeInfo, set_by_edges: dict[str, list[
     spec = info.ntype.spec
     node = info.node
     label = label_of(node)
+    if info.ntype.provider in RUNS_PROGRAMS_PROVIDERS or info.ntype.type in RUNS_PROGRAMS_TYPES:
+        out.add(
+            "runs-programs",
+            f"{label}: {node.type} runs a program on the machine that runs terraform and is not allowed",
+            node=node.id,
+        )
     for name, value in node.properties.items():
         if not is_identifier(name):
             out.add("invalid-property-name", f"{label}: {name!r} is not a valid property name", node=node.id)
+            continue
+        if name in ("provisioner", "connection"):
+            out.add(
+                "runs-programs",
+                f"{label}: {name!r} would run programs on the machine that runs terraform; "
+                "provisioners are not allowed",
+                node=node.id,
+            )
             continue
         if name in META_ARGUMENTS:
             hint = " (draw an edge instead)" if name == "depends_on" else ""

@@ -146,7 +146,62 @@ def test_property_conflicts_and_meta_arguments(catalog):
     )
     found = [c for c, _, _ in codes(validate(canvas, catalog))]
     assert found.count("property-conflict") == 2
-    assert found.count("reserved-property") == 2
+    assert found.count("reserved-property") == 1
+    assert found.count("runs-programs") == 1
+
+
+def _with_external(catalog):
+    """The catalog plus what a user could import: the ``external`` provider's data source, and a
+    resource type whose schema (wrongly) lists provisioner blocks."""
+    from app.terraform.catalog import build_catalog, read_catalog_sources
+
+    seeds, _, modules = read_catalog_sources(None)
+    extension = {
+        "provider": "external",
+        "source": "hashicorp/external",
+        "data_sources": {"external": {"complete": True, "properties": {"program": {"type": "list(string)"}}}},
+        "resources": {
+            "external_thing": {
+                "properties": {
+                    "provisioner": {"block": "list", "properties": {"command": {"type": "string"}}},
+                    "connection": {"block": "single", "properties": {"host": {"type": "string"}}},
+                }
+            }
+        },
+    }
+    return build_catalog(seeds, [("test-extension", extension)], modules)
+
+
+def test_nothing_in_a_design_can_make_terraform_run_programs(catalog):
+    """A worker runs terraform on a design: provisioners (local-exec, remote-exec), their
+    connection, and the external data source would run programs there. Each is refused."""
+    extended = _with_external(catalog)
+    cases = {
+        "local-exec": Node(
+            id="a",
+            type="terraform_data",
+            name="a",
+            properties={"provisioner": {"local-exec": {"command": "id"}}},
+        ),
+        "remote-exec": Node(
+            id="a",
+            type="terraform_data",
+            name="a",
+            properties={"provisioner": [{"remote-exec": {"inline": ["id"]}}]},
+        ),
+        "connection": Node(id="a", type="terraform_data", name="a", properties={"connection": {"host": "x"}}),
+        "external data source": Node(
+            id="a", type="data.external", name="a", properties={"program": ["sh", "-c", "id"]}
+        ),
+        "provisioner from a catalog": Node(
+            id="a", type="external_thing", name="a", properties={"provisioner": [{"command": "id"}]}
+        ),
+    }
+    for case, node in cases.items():
+        result = validate(Canvas(nodes=[node]), extended)
+        found = [c for c, _, _ in codes(result)]
+        assert "runs-programs" in found, (case, found)
+        assert not result.valid, case
 
 
 def test_explicit_attributes_spell_out_what_edges_set(catalog):
