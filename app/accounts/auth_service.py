@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -46,6 +46,15 @@ log = logging.getLogger("board3.auth")
 LOGIN_FAILED = "invalid email or password"
 API_KEY_TOUCH_INTERVAL = dt.timedelta(seconds=60)
 VERIFIED_TOKENS_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RunTokens:
+    """How to recognise and check the credential of a pipeline run (given by the composition root:
+    runs belong to the pipelines domain, which sits above accounts)."""
+
+    prefix: str
+    authenticate: Callable[[str, Client], Awaitable[Principal]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +101,18 @@ def _email_taken() -> Conflict:
 class AuthService:
     """Account life cycle and authentication. One instance per process (holds the signing secret)."""
 
-    def __init__(self, settings: Settings, jwt_secret: str, gate: RequestGate) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        jwt_secret: str,
+        gate: RequestGate,
+        run_tokens: RunTokens | None = None,
+    ) -> None:
         self.settings = settings
         self.security = settings.security
         self._secret = jwt_secret
         self._gate = gate
+        self._run_tokens = run_tokens
         self._verified: LRUCache[str, credentials.AccessClaims] = LRUCache(VERIFIED_TOKENS_KEPT)
 
     # --- rate limits --------------------------------------------------------------------------
@@ -371,6 +387,9 @@ class AuthService:
         if credential.startswith(API_KEY_PREFIX):
             key_principal = await self.authenticate_api_key(credential, client)
             rate_key, mark = f"api:api_key:{key_principal.id}", None
+        elif self._run_tokens is not None and credential.startswith(self._run_tokens.prefix):
+            key_principal = await self._run_tokens.authenticate(credential, client)
+            rate_key, mark = f"api:run:{key_principal.id}", None
         else:
             claims = self._verify(credential)
             rate_key, mark = f"api:user:{claims.user_id}", f"session:{claims.session_id}"

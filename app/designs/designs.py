@@ -13,6 +13,7 @@ from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.db import on_unique_violation, transaction
 from app.designs.access import design_access, design_access_changed
 from app.designs.cache import BodyCache, design_key, etag, etag_matches
+from app.designs.environments import decode_links
 from app.designs.events import DesignEvents
 from app.designs.schemas import (
     DesignBody,
@@ -195,7 +196,7 @@ async def fresh_body(cache: BodyCache, design_id: uuid.UUID) -> CachedBody:
     For a cache miss, and right after a write (whose caller has checked access already).
     """
     row = (
-        await Design.select(*SUMMARY_COLUMNS)
+        await Design.select(*SUMMARY_COLUMNS, Design.environments)
         .where((Design.id == design_id) & Design.deleted_at.is_null())
         .first()
     )
@@ -211,7 +212,13 @@ async def fresh_body(cache: BodyCache, design_id: uuid.UUID) -> CachedBody:
         if version is not None:
             canvas = bytes(version["canvas"])
     summary = summary_from_row(row)
-    body = msgspec.json.encode(DesignBody(**msgspec.structs.asdict(summary), canvas=msgspec.Raw(canvas)))
+    body = msgspec.json.encode(
+        DesignBody(
+            **msgspec.structs.asdict(summary),
+            canvas=msgspec.Raw(canvas),
+            environments=decode_links(row["environments"]),
+        )
+    )
     await cache.set(design_key(design_id, row["revision"]), body)
     return CachedBody(body, design_etag(design_id, row["revision"]))
 

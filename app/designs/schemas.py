@@ -85,16 +85,29 @@ class DesignSummary(Response):
     """sha256 of the current version's canonical canvas (empty before version 1)."""
 
 
+class EnvironmentLink(Response):
+    """An environment a pipeline applies the design to, and what it last applied there."""
+
+    environment: str
+    pipeline_id: uuid.UUID
+    state: str
+    """The Terraform state the pipeline owns."""
+    last_applied_version: int | None = None
+    last_applied_at: dt.datetime | None = None
+
+
 class DesignRead(DesignSummary):
     """A design with the canvas of its current version (an empty canvas before version 1)."""
 
     canvas: Canvas
+    environments: list[EnvironmentLink]
 
 
 class DesignBody(DesignSummary):
     """Wire form of ``DesignRead``: the stored canvas bytes are embedded without re-parsing."""
 
     canvas: msgspec.Raw
+    environments: list[EnvironmentLink]
 
 
 class DesignPage(Response):

@@ -24,9 +24,13 @@ VERSION_META = [c for c in StateVersion.all_columns() if c._meta.name not in ("w
 
 
 async def resolve(principal: Principal, slug: str, name: str, permission: str) -> Access:
-    """Access to the organization with ``permission``; a malformed state name is a 400."""
+    """Access to the organization with ``permission``; a malformed state name is a 400.
+
+    A pipeline run's token reaches exactly one state, its execution's: any other is not found."""
     access = await access_for_org(principal, slug=slug, permission=permission)
     check_name(name)
+    if principal.kind == "run" and principal.extra.get("state") != name:
+        raise not_found("state")
     return access
 
 

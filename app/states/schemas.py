@@ -37,6 +37,18 @@ class StateRead(Response):
     current_version: uuid.UUID | None
     design_id: uuid.UUID | None
     environment: str | None
+    pipeline_id: Annotated[uuid.UUID | None, msgspec.Meta(description="The pipeline that owns the state")]
+    applied_version: Annotated[
+        int | None, msgspec.Meta(description="The design version its pipeline applied last")
+    ]
+    diverged: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Board3 had to kill a run that may have changed infrastructure without recording "
+            "it; the pipeline's next successful apply clears this"
+        ),
+    ]
+    diverged_reason: str | None
     lock: LockRead | None
     created_at: dt.datetime
     updated_at: dt.datetime

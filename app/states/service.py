@@ -29,6 +29,8 @@ from app.states.tables import State, StateVersion
 async def list_states(
     principal: Principal, slug: str, *, locked: bool | None = None, cursor: str | None = None, limit: int = 50
 ) -> StatePage:
+    if principal.kind == "run":  # a run's token reaches its own state only
+        raise Forbidden("a pipeline run's token cannot list states", code="forbidden")
     access = await access_for_org(principal, slug=slug, permission="state:read")
     query = scoped(State, access, *STATE_COLUMNS)
     if locked is True:

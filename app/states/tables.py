@@ -33,8 +33,12 @@ class State(Table, tablename="states"):
     id = UUID(primary_key=True)
     organization = ForeignKey(references=Organization, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=128)
-    design_id = UUID(null=True, default=None)  # set when a pipeline owns the state
+    # Set when a pipeline owns the state: its design, environment, and the design version it applied
+    # last (kept here by the pipelines domain).
+    design_id = UUID(null=True, default=None)
     environment = Varchar(length=64, null=True, default=None)
+    pipeline_id = UUID(null=True, default=None)
+    applied_version = Integer(null=True, default=None)
     current_version = UUID(null=True, default=None)
     serial = BigInt(null=True, default=None)
     lineage = Varchar(length=128, null=True, default=None)
