@@ -117,6 +117,31 @@ class TerraformSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """Pipelines' background work: who runs it, how long a run may take, how a lost worker is found."""
+
+    in_process: bool = True  # embedded mode: the server runs executions itself
+    concurrency: int = 2  # executions one worker process runs at once
+    lease_seconds: int = 30  # a worker that has not renewed its lease for this long is lost
+    run_timeout: int = 3600  # seconds one terraform command may run before it is interrupted
+    cancel_cool_off: int = 10  # seconds between a cancel and the force-cancel it allows
+    work_dir: Path | None = None  # parent of runs' private working directories (system temp)
+    internal_url: str | None = None  # how terraform in a run reaches the state backend
+    drift_min_interval: int = 300  # the shortest drift schedule accepted, seconds
+
+    def backend_url(self, server: ServerSettings) -> str:
+        """The base URL a run's terraform uses for ``/tf``: ``BOARD3_INTERNAL_URL``, else
+        ``BOARD3_PUBLIC_URL``, else this server's own address on loopback."""
+        if self.internal_url:
+            return self.internal_url
+        if server.public_url:
+            return server.public_url
+        host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{server.port}"
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     max_nodes: int = 20_000
     max_edges: int = 60_000
@@ -132,6 +157,7 @@ class Settings:
     security: SecuritySettings
     terraform: TerraformSettings
     limits: LimitSettings
+    worker: WorkerSettings
     sandbox_enabled: bool
     seed_on_start: bool = True
 
@@ -175,6 +201,16 @@ def load_settings() -> Settings:
             encryption_keys=_env("BOARD3_ENCRYPTION_KEYS"),
         ),
         terraform=TerraformSettings(binary=_env("TERRAFORM_BIN", "terraform") or "terraform"),
+        worker=WorkerSettings(
+            in_process=_bool("BOARD3_WORKERS_IN_PROCESS", redis_url is None),
+            concurrency=_int("BOARD3_WORKER_CONCURRENCY", 2, minimum=1),
+            lease_seconds=_int("BOARD3_WORKER_LEASE_SECONDS", 30, minimum=2),
+            run_timeout=_int("BOARD3_RUN_TIMEOUT", 3600, minimum=10),
+            cancel_cool_off=_int("BOARD3_CANCEL_COOL_OFF", 10, minimum=0),
+            work_dir=Path(w).expanduser().resolve() if (w := _env("BOARD3_WORK_DIR")) else None,
+            internal_url=_public_url("BOARD3_INTERNAL_URL"),
+            drift_min_interval=_int("BOARD3_DRIFT_MIN_INTERVAL", 300, minimum=1),
+        ),
         limits=LimitSettings(
             max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),
             max_edges=_int("BOARD3_MAX_EDGES", 60_000, minimum=1),
