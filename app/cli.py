@@ -49,6 +49,34 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command()
+@click.option(
+    "--concurrency",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Executions at once (default BOARD3_WORKER_CONCURRENCY).",
+)
+def worker(concurrency: int | None) -> None:
+    """Run pipeline executions taken from the job queue (production mode: needs REDIS_URL).
+
+    Start as many as you like, on as many machines: each execution is leased by one worker at a
+    time, and a worker that dies is found by the others' sweeper. Stop with SIGTERM.
+    """
+    import asyncio
+    import dataclasses
+
+    from app.worker.process import serve as serve_worker
+
+    settings = get_settings()
+    if settings.redis.url is None:
+        raise click.ClickException("board3 worker needs REDIS_URL; an embedded server runs executions itself")
+    if concurrency is not None:
+        settings = dataclasses.replace(
+            settings, worker=dataclasses.replace(settings.worker, concurrency=concurrency)
+        )
+    asyncio.run(serve_worker(settings))
+
+
+@main.command()
 def migrate() -> None:
     """Apply database migrations (idempotent; safe to run from several processes)."""
     from app.db import run_with_database

@@ -22,7 +22,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.prometheus import PrometheusController
 
 import app.db  # noqa: F401  (points Piccolo at app.db.piccolo_conf before any table is used)
-from app.accounts.auth_service import AuthService
+from app.accounts.auth_service import AuthService, RunTokens
 from app.accounts.controller import (
     AuthController,
     OrganizationController,
@@ -41,6 +41,7 @@ from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
 from app.lib import crypto
 from app.lib import logging as app_logging
+from app.lib import runtime as runtime_binding
 from app.lib.gate import make_gate
 from app.lib.health import HealthController
 from app.lib.middleware import RequestObserver
@@ -49,12 +50,16 @@ from app.lib.redis import make_redis
 from app.lib.runtime import Runtime, RuntimeBinding, freeze_startup_heap
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
+from app.pipelines import tokens as run_tokens
+from app.pipelines.controller import PipelineController
 from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.states.controller import StatesController
 from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, TerraformMethods
 from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
+from app.worker.process import make_in_process_worker, workers_seen
+from app.worker.queue import SaqQueue, make_queue
 
 log = logging.getLogger("board3")
 
@@ -111,6 +116,11 @@ def _openapi() -> OpenAPIConfig:
                 description="Validate designs, export Terraform (JSON, HCL, zip), diagrams, import",
             ),
             Tag(name="sandbox", description="The offline sandbox cloud console (with BOARD3_SANDBOX on)"),
+            Tag(
+                name="pipelines",
+                description="Pipelines run Terraform: executions (plan, approve, apply, destroy), variables, "
+                "live logs, cancel",
+            ),
         ],
     )
 
@@ -123,16 +133,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     stores = make_store_registry(redis, prefix)
     gate = make_gate(redis, prefix, settings.redis.url)
     channels = make_channels_plugin(redis, prefix)
-    runtime = Runtime(gate=gate, channels=channels)
+    jobs = make_queue(settings.redis.url, prefix)
+    runtime = Runtime(gate=gate, channels=channels, jobs=jobs)
     auth_service = AuthService(
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
         gate,
+        RunTokens(prefix=run_tokens.RUN_TOKEN_PREFIX, authenticate=run_tokens.authenticate),
     )
     keyring = crypto.get_keyring()  # a malformed BOARD3_ENCRYPTION_KEYS fails here, before serving
 
+    # Embedded mode: this server runs executions itself (production: `board3 worker` processes).
+    worker = make_in_process_worker(jobs, settings) if settings.worker.in_process else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        bound = runtime_binding.bind(runtime)  # the in-process worker's jobs run with it
         engine = get_engine()
         await db_engine.start(engine, settings)
         try:
@@ -146,6 +162,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 async with exclusive():
                     await run_seeds()
             get_catalog()  # load (and check) the resource catalog now, not on the first request
+            if worker is not None:
+                await worker.start()
             freeze_startup_heap()
             log.info(
                 "board3 started",
@@ -153,6 +171,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            if isinstance(jobs, SaqQueue):
+                await jobs.close()
+            runtime_binding.unbind(bound)
             await db_engine.stop(engine)
             await gate.close()
             if redis is not None:
@@ -173,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignTerraformController,
         TerraformBackendController,
         StatesController,
+        PipelineController,
     ]
     dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}
     if settings.sandbox_enabled:
@@ -193,6 +217,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "redis": redis,
                 "auth_service": auth_service,
                 "design_deps": make_design_deps(stores.get("cache"), channels),
+                # Production: /health/ready reports the `board3 worker` processes seen lately.
+                "workers_seen": workers_seen if worker is None else None,
             }
         ),
         openapi_config=_openapi(),

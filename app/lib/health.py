@@ -67,6 +67,15 @@ async def _timed(name: str, probe: Any) -> Check:
         return Check(name=name, ok=False, detail=type(exc).__name__)
 
 
+async def _workers(seen: Any) -> Check:
+    """Reported, never fatal: without workers executions wait, the API works."""
+    try:
+        count = await asyncio.wait_for(seen(), timeout=5)
+    except Exception as exc:
+        return Check(name="workers", ok=False, detail=type(exc).__name__, fatal=False)
+    return Check(name="workers", ok=count > 0, detail=f"{count} seen in the last minute", fatal=False)
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
@@ -86,6 +95,8 @@ class HealthController(Controller):
         if state.redis is not None:
             checks.append(await _timed("redis", state.redis.ping))
         checks.append(await terraform_check(state.settings.terraform.binary))
+        if state.get("workers_seen") is not None:
+            checks.append(await _workers(state.workers_seen))
         ok = all(c.ok for c in checks if c.fatal)
         return LitestarResponse(
             Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503

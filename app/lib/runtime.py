@@ -17,10 +17,16 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from litestar.channels import ChannelsPlugin
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.lib.gate import RequestGate
+
+
+class Publisher(Protocol):
+    """Pub/sub for live views (Litestar's ChannelsPlugin in a server; ``app.worker`` has a small
+    one for worker processes). Publishing never blocks and never raises for a lost message."""
+
+    def publish(self, data: bytes, channels: str | list[str]) -> None: ...
 
 
 class JobQueue(Protocol):
@@ -35,7 +41,7 @@ class JobQueue(Protocol):
 @dataclass(frozen=True, slots=True)
 class Runtime:
     gate: RequestGate
-    channels: ChannelsPlugin | None = None
+    channels: Publisher | None = None
     jobs: JobQueue | None = None
     # Reactions to domain events (``app.events.bus``), run inside the emitting transaction.
     subscribers: tuple[Callable[[Any], Awaitable[None]], ...] = ()

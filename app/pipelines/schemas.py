@@ -237,7 +237,7 @@ class WindowStats(Response):
     errored: int
     canceled: int
     success_rate: float | None
-    """Succeeded / finished (canceled and discarded runs count as finished, not as failures)."""
+    """Succeeded / (succeeded + errored); canceled and discarded runs are left out (null: none)."""
     duration_by_operation: dict[str, DurationStats]
 
 

@@ -52,9 +52,9 @@ async def release(state_id: uuid.UUID, pipeline_id: uuid.UUID) -> None:
     ).where((State.id == state_id) & (State.pipeline_id == pipeline_id))
 
 
-async def record_apply(state_id: uuid.UUID, version: int) -> None:
-    """A pipeline applied design ``version`` successfully: whatever a killed run left behind has
-    been reconciled by it."""
+async def record_apply(state_id: uuid.UUID, version: int | None) -> None:
+    """A pipeline applied design ``version`` successfully (``None``: it destroyed everything):
+    whatever a killed run left behind has been reconciled by it."""
     await State.update(
         {State.applied_version: version, State.diverged_at: None, State.diverged_reason: None},
         use_auto_update=False,

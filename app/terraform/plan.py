@@ -147,3 +147,27 @@ def summarize(plan: Mapping[str, Any]) -> PlanSummary:
 def drifted(plan: Mapping[str, Any]) -> list[ResourceChange]:
     """The ``resource_drift`` entries of a (refresh-only or normal) saved plan, masked."""
     return [resource_change(raw) for raw in plan.get("resource_drift") or ()]
+
+
+def node_addresses(nodes: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Terraform address -> canvas node id, from ``(node id, type, name)`` of a design's nodes:
+    resources and data sources by ``type.name``, modules by ``module.name``."""
+    out: dict[str, str] = {}
+    for node_id, type_, name in nodes:
+        if type_ in ("variable", "output"):
+            continue
+        address = f"module.{name}" if type_.startswith("module.") else f"{type_}.{name}"
+        out[address] = node_id
+    return out
+
+
+def node_of(address: str, addresses: Mapping[str, str]) -> str | None:
+    """The canvas node a resource address comes from: its own (an index stripped), or the module
+    node it lives in."""
+    base = address.split("[", 1)[0]
+    if base in addresses:
+        return addresses[base]
+    if address.startswith("module."):
+        module = address.split(".", 2)[:2]
+        return addresses.get(".".join(module).split("[", 1)[0])
+    return None

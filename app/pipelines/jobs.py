@@ -1,0 +1,557 @@
+"""The execution job: what a worker does with an execution id it was handed.
+
+It leases the row (a conditional UPDATE: one worker at a time, and only while the execution has
+work for a worker), then runs the phase its status calls for in a private workspace
+(``app.terraform.runner``): the plan (prepare, init, validate, plan, show) or the apply of the
+saved, approved plan (prepare, init, apply). A heartbeat renews the lease and watches the row for
+a cancel (one SIGINT) or a force-cancel (SIGKILL to the process group). Terraform reaches the
+state through Board3's own backend with the run's token. Every line it prints is masked, stored
+and published. Running the job twice for one id does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.config import Settings, get_settings
+from app.db import transaction
+from app.designs import environments
+from app.designs.versions import load_canvas
+from app.lib import crypto
+from app.lib.clock import utcnow
+from app.lib.principal import Principal
+from app.pipelines import lifecycle, tokens
+from app.pipelines import variables as variable_store
+from app.pipelines.logs import LogWriter
+from app.pipelines.masking import Masker
+from app.pipelines.metrics import STAGE_SECONDS, observe_finished
+from app.pipelines.model import ExecutionModel, InvalidTransition, PlanResult
+from app.pipelines.tables import Execution, ExecutionStage, Pipeline, SavedPlan
+from app.pipelines.workfiles import BACKEND_FILE, backend_file, variable_files
+from app.states import ownership
+from app.terraform import plan as tfplan
+from app.terraform.blocks import DesignInvalid, build_config
+from app.terraform.catalog import get_catalog
+from app.terraform.codegen_json import render_json
+from app.terraform.runner import Line, OutputTooLarge, TerraformError, Workspace, parse_ui_line
+from app.terraform.validate import validate
+
+log = logging.getLogger("board3.pipelines.jobs")
+
+PLAN_FILE = "plan.tfplan"
+LOCK_FILE = ".terraform.lock.hcl"
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+CANCEL_POLL_SECONDS = 1.0
+
+
+class StageFailed(Exception):
+    """A stage could not do its work; the message is what the log and the execution say."""
+
+
+class Stopped(Exception):
+    """Terraform was stopped because a cancel asked for it."""
+
+
+@dataclass(slots=True)
+class Run:
+    """One job's hold on one execution."""
+
+    row: dict[str, Any]
+    worker_id: str
+    settings: Settings
+    actor: Principal
+    masker: Masker = field(default_factory=lambda: Masker(()))
+    writer: LogWriter | None = None
+    workspace: Workspace | None = None
+    cancel_seen: bool = False
+    force_seen: bool = False
+    lost: bool = False  # the lease went to someone else: stop at once, write nothing more
+    stage_position: int = 0
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(str(self.row["id"]))
+
+    @property
+    def model(self) -> ExecutionModel:
+        return lifecycle.model_of(self.row)
+
+    def say(self, text: str) -> None:
+        if self.writer is not None:
+            self.writer.write(text)
+
+    def check(self) -> None:
+        if self.lost:
+            raise Stopped("the execution was taken from this worker")
+        if self.cancel_seen or self.force_seen:
+            raise Stopped("canceled")
+
+    async def move(self, fields: dict[str, Any], **details: Any) -> bool:
+        moved = await lifecycle.transition(
+            self.actor, self.row, fields, worker_id=self.worker_id, details=details
+        )
+        fresh = await lifecycle.load(self.id)
+        if fresh is not None:
+            self.row = fresh
+        return moved
+
+
+# --- leasing and heartbeats ----------------------------------------------------------------------
+
+
+async def lease(execution_id: uuid.UUID, worker_id: str, seconds: int) -> dict[str, Any] | None:
+    """Take the execution if it has work for a worker and nobody holds a live lease on it."""
+    now = utcnow()
+    taken = (
+        await Execution.update(
+            {Execution.worker_id: worker_id, Execution.lease_expires_at: now + dt.timedelta(seconds=seconds)},
+            use_auto_update=False,
+        )
+        .where(
+            (Execution.id == execution_id)
+            & Execution.status.is_in(["queued", "confirmed"])
+            & (Execution.worker_id.is_null() | (Execution.lease_expires_at < now))
+        )
+        .returning(Execution.id)
+    )
+    return await lifecycle.load(execution_id) if taken else None
+
+
+async def _release_lease(run: Run) -> None:
+    await Execution.update(
+        {Execution.worker_id: None, Execution.lease_expires_at: None}, use_auto_update=False
+    ).where((Execution.id == run.id) & (Execution.worker_id == run.worker_id))
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(run: Run) -> AsyncIterator[None]:
+    """Renew the lease, and watch for cancel requests, while the block runs."""
+
+    async def beat() -> None:
+        renew_every = max(1.0, run.settings.worker.lease_seconds / 3)
+        last_renewal = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            try:
+                if loop.time() - last_renewal >= renew_every:
+                    expires = utcnow() + dt.timedelta(seconds=run.settings.worker.lease_seconds)
+                    kept = (
+                        await Execution.update({Execution.lease_expires_at: expires}, use_auto_update=False)
+                        .where((Execution.id == run.id) & (Execution.worker_id == run.worker_id))
+                        .returning(Execution.id)
+                    )
+                    last_renewal = loop.time()
+                    if not kept:
+                        log.error(
+                            "execution %s was taken from worker %s; killing terraform", run.id, run.worker_id
+                        )
+                        run.lost = True
+                        if run.workspace is not None:
+                            run.workspace.kill()
+                        return
+                flags = (
+                    await Execution.select(Execution.cancel_requested_at, Execution.force_cancel_requested_at)
+                    .where(Execution.id == run.id)
+                    .first()
+                )
+            except Exception as exc:  # the database is away: keep running, try again
+                log.warning("heartbeat of execution %s failed: %s", run.id, exc)
+                continue
+            if flags is None:
+                continue
+            if flags["force_cancel_requested_at"] is not None and not run.force_seen:
+                run.force_seen = True
+                run.say("Force-cancel requested: stopping terraform and its providers now.")
+                if run.workspace is not None:
+                    run.workspace.kill()
+            elif flags["cancel_requested_at"] is not None and not run.cancel_seen:
+                run.cancel_seen = True
+                run.say("Cancel requested: asking terraform to stop gracefully.")
+                if run.workspace is not None:
+                    run.workspace.interrupt()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def stage(run: Run, name: str) -> AsyncIterator[dict[str, Any]]:
+    """A recorded stage: running until the block ends; its exit code is set through the dict."""
+    run.check()
+    run.stage_position += 1
+    started = utcnow()
+    stage_id = uuid.uuid4()
+    await ExecutionStage.insert(
+        ExecutionStage(
+            id=stage_id,
+            organization=run.row["organization"],
+            execution=run.id,
+            name=name,
+            position=run.stage_position + 100 * (run.row["attempts"] or 0),
+            status="running",
+            started_at=started,
+        )
+    )
+    run.say(f"==> {name}")
+    outcome: dict[str, Any] = {"exit_code": None}
+    status = "failed"
+    try:
+        yield outcome
+        status = "succeeded"
+    except Stopped:
+        status = "canceled"
+        raise
+    finally:
+        finished = utcnow()
+        STAGE_SECONDS.labels(stage=name, status=status).observe((finished - started).total_seconds())
+        with contextlib.suppress(Exception):  # the execution's end is what must be recorded
+            await ExecutionStage.update(
+                {
+                    ExecutionStage.status: status,
+                    ExecutionStage.exit_code: outcome["exit_code"],
+                    ExecutionStage.finished_at: finished,
+                }
+            ).where(ExecutionStage.id == stage_id)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LEVELS = {"warn": "Warning", "error": "Error"}
+
+
+def _render(line: Line) -> str:
+    """A line of terraform's output as people read it: a ``-json`` UI message's text, a
+    diagnostic with its summary, address and detail; plain lines without colour codes."""
+    message = parse_ui_line(line.text)
+    if message is None:
+        return _ANSI.sub("", line.text)
+    text = message.message
+    diagnostic = message.data.get("diagnostic") if message.type == "diagnostic" else None
+    if isinstance(diagnostic, dict):
+        detail = diagnostic.get("detail") or ""
+        where = diagnostic.get("address") or ""
+        text = f"{message.level.capitalize()}: {diagnostic.get('summary', text)}" + (
+            f" ({where})" if where else ""
+        )
+        if detail:
+            text += "\n" + str(detail)
+    return text
+
+
+async def terraform(run: Run, name: str, args: list[str], *, capture: bool = False) -> bytes:
+    """Run one terraform command as stage ``name``; its output goes to the log (masked)."""
+    assert run.workspace is not None
+    async with stage(run, name) as outcome:
+        try:
+            result = await run.workspace.run(
+                args,
+                on_line=lambda line: run.say(_render(line)),
+                timeout=run.settings.worker.run_timeout,
+                capture=capture,
+                max_capture=MAX_PLAN_BYTES,
+            )
+        except OutputTooLarge as exc:
+            raise StageFailed(f"terraform {name}: {exc}") from None
+        outcome["exit_code"] = result.exit_code
+        if (result.killed or result.interrupted) and (run.lost or run.cancel_seen or run.force_seen):
+            raise Stopped(name)
+        if result.timed_out:
+            raise StageFailed(
+                f"terraform {name} ran longer than {run.settings.worker.run_timeout} s and was stopped"
+            )
+        if not result.ok:
+            raise StageFailed(f"terraform {name} failed (exit code {result.exit_code}); see the log")
+        return result.stdout or b""
+
+
+async def prepare(run: Run) -> dict[str, str]:
+    """Write the design version's configuration, the backend and the variables into the workspace.
+    Returns the canvas' address -> node id map (for the plan's resource changes)."""
+    assert run.workspace is not None
+    async with stage(run, "prepare"):
+        _, canvas = await load_canvas(lifecycle.SYSTEM, run.row["design_id"], run.row["design_version"])
+        catalog = get_catalog()
+        result = validate(canvas, catalog)
+        if not result.valid:
+            for problem in result.problems:
+                run.say(f"Error: {problem.message}")
+            raise StageFailed(
+                f"design version {run.row['design_version']} is not valid ({len(result.problems)} problems)"
+            )
+        try:
+            config = build_config(canvas, catalog)
+        except DesignInvalid as exc:
+            raise StageFailed(str(exc)) from None
+        run.workspace.write("main.tf.json", render_json(config))
+        for name in config.modules:
+            for fname, text in catalog.modules[name].files.items():
+                run.workspace.write(f"modules/{name}/{fname}", text)
+        base = run.settings.worker.backend_url(run.settings.server)
+        run.workspace.write(
+            BACKEND_FILE, backend_file(base, run.row["organization.slug"], run.row["pipeline.state_name"])
+        )
+        for name, content in variable_files(await variable_store.for_run(run.row["pipeline"])).items():
+            run.workspace.write(name, content)
+        run.say(
+            f"Design version {run.row['design_version']}: {len(canvas.nodes)} nodes; "
+            f"state {run.row['pipeline.state_name']}"
+        )
+        return tfplan.node_addresses((n.id, n.type, n.name) for n in canvas.nodes)
+
+
+def _changes(summary: tfplan.PlanSummary, nodes: dict[str, str], masker: Masker) -> dict[str, Any]:
+    resources = []
+    for change in summary.changes:
+        item = {
+            "address": change.address,
+            "type": change.type,
+            "name": change.name,
+            "module_address": change.module_address,
+            "action": change.action,
+            "before": change.before,
+            "after": change.after,
+            "changed_attributes": list(change.changed_attributes),
+            "node_id": tfplan.node_of(change.address, nodes),
+        }
+        resources.append(masker.data(item))
+    return {"resources": resources, "outputs_changed": summary.outputs_changed}
+
+
+async def _save_plan(run: Run) -> None:
+    assert run.workspace is not None
+    work = run.workspace.work_dir
+    data = (work / PLAN_FILE).read_bytes()
+    lock = (work / LOCK_FILE).read_text() if (work / LOCK_FILE).exists() else ""
+    envelope = await crypto.encrypt(
+        data, context={"org": str(run.row["organization"]), "execution": str(run.id)}
+    )
+    await SavedPlan.delete().where(SavedPlan.execution == run.id)
+    await SavedPlan.insert(
+        SavedPlan(
+            organization=run.row["organization"],
+            execution=run.id,
+            lock_file=lock,
+            enc_format=envelope.format,
+            key_id=envelope.key_id,
+            wrapped_key=envelope.wrapped_key,
+            ciphertext=envelope.ciphertext,
+            created_at=utcnow(),
+        )
+    )
+
+
+async def _restore_plan(run: Run) -> None:
+    assert run.workspace is not None
+    row = await SavedPlan.select().where(SavedPlan.execution == run.id).first()
+    if row is None:
+        raise StageFailed("the saved plan of this execution is missing; start a new execution")
+    envelope = crypto.Envelope(
+        format=row["enc_format"],
+        key_id=row["key_id"],
+        wrapped_key=bytes(row["wrapped_key"]),
+        ciphertext=bytes(row["ciphertext"]),
+    )
+    data = await crypto.decrypt(
+        envelope, context={"org": str(run.row["organization"]), "execution": str(run.id)}
+    )
+    run.workspace.write(PLAN_FILE, data)
+    if row["lock_file"]:
+        run.workspace.write(LOCK_FILE, row["lock_file"])
+
+
+# --- phases --------------------------------------------------------------------------------------
+
+
+async def plan_phase(run: Run) -> None:
+    nodes = await prepare(run)
+    await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
+    await terraform(run, "validate", ["validate", "-no-color"])
+    args = ["plan", "-input=false", "-json", f"-out={PLAN_FILE}", "-lock-timeout=10s"]
+    if run.row["operation"] == "destroy":
+        args.append("-destroy")
+    await terraform(run, "plan", args)
+    shown = await terraform(run, "show", ["show", "-json", PLAN_FILE], capture=True)
+    try:
+        summary = tfplan.summarize(json.loads(shown))
+    except ValueError as exc:
+        raise StageFailed(f"terraform show printed no plan JSON ({exc})") from None
+    result = PlanResult(summary.has_changes, summary.counts())
+    if summary.has_changes and not run.row["speculative"]:
+        await _save_plan(run)
+    counts = summary.counts()
+    run.say(
+        "Plan: {add} to add, {change} to change, {destroy} to destroy, {replace} to replace.".format(**counts)
+        if summary.has_changes
+        else "No changes: the infrastructure matches the configuration."
+    )
+    run.check()
+    fields = run.model.plan_finished(result, utcnow()) | {
+        "plan_changes": _changes(summary, nodes, run.masker)
+    }
+    if not await run.move(fields, counts=counts):
+        raise Stopped("the execution changed while it was planned")
+    if run.row["status"] == "planned":
+        needs = "approval" if run.row["pipeline.require_approval"] else "confirmation"
+        run.say(f"Waiting for {needs}.")
+
+
+async def apply_phase(run: Run, *, fresh_workspace: bool) -> None:
+    if fresh_workspace:
+        await prepare(run)
+        async with stage(run, "restore"):
+            await _restore_plan(run)
+        await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
+    await terraform(run, "apply", ["apply", "-input=false", "-json", "-auto-approve", PLAN_FILE])
+    now = utcnow()
+    if not await run.move(run.model.apply_finished(now)):
+        raise Stopped("the execution changed while it was applied")
+    await record_applied(run, now)
+    run.say(f"Applied design version {run.row['design_version']}.")
+
+
+async def record_applied(run: Run, now: dt.datetime) -> None:
+    """The pipeline, its state and its design learn what was applied (one transaction)."""
+    version = run.row["design_version"] if run.row["operation"] != "destroy" else None
+    async with transaction():
+        await Pipeline.update(
+            {Pipeline.last_applied_version: version, Pipeline.last_applied_at: now}, use_auto_update=False
+        ).where(Pipeline.id == run.row["pipeline"])
+        await ownership.record_apply(run.row["state_id"], version)
+        await environments.set_link(
+            run.row["design_id"],
+            run.row["pipeline.environment"],
+            environments.link(
+                run.row["pipeline.environment"],
+                run.row["pipeline"],
+                run.row["pipeline.state_name"],
+                version,
+                now,
+            ),
+        )
+        await SavedPlan.delete().where(SavedPlan.execution == run.id)
+
+
+# --- the job -------------------------------------------------------------------------------------
+
+
+async def run_execution(execution_id: uuid.UUID, worker_id: str, settings: Settings | None = None) -> None:
+    """Lease the execution and do its next phase; nothing happens if it has none or is leased."""
+    settings = settings or get_settings()
+    row = await lease(execution_id, worker_id, settings.worker.lease_seconds)
+    if row is None:
+        return
+    actor = Principal(kind="system", id=uuid.UUID(int=0), label=f"worker:{worker_id}"[:320])
+    run = Run(row=row, worker_id=worker_id, settings=settings, actor=actor)
+    log.info("execution %s: %s phase on %s", execution_id, run.model.phase, worker_id)
+    try:
+        await _run_phases(run)
+    finally:
+        await _release_lease(run)
+        if run.writer is not None:
+            await run.writer.close()
+
+
+async def _run_phases(run: Run) -> None:
+    model = run.model
+    phase = model.phase
+    token, token_hash = tokens.new_token(run.id)
+    now = utcnow()
+    try:
+        fields = model.start_plan(now) if phase == "plan" else model.start_apply()
+    except InvalidTransition:
+        return
+    if not await run.move(fields | {"token_hash": token_hash}):
+        return
+    variables = await variable_store.for_run(run.row["pipeline"])
+    run.masker = Masker([v.value for v in variables if v.sensitive] + [token])
+    run.writer = LogWriter(run.id, run.row["organization"], run.row["log_lines"] or 0, run.masker)
+    run.writer.start()
+    env = {"TF_HTTP_PASSWORD": token}
+    env |= {v.key: v.value for v in variables if v.category == "env"}
+    sandbox = run.settings.data_dir if run.settings.sandbox_enabled else None
+    try:
+        async with (
+            Workspace.create(parent=run.settings.worker.work_dir, sandbox=sandbox, env=env) as workspace,
+            heartbeat(run),
+        ):
+            run.workspace = workspace
+            if phase == "plan":
+                await plan_phase(run)
+                if run.row["status"] == "confirmed":  # auto-apply: same workspace, same saved plan
+                    run.check()
+                    if await run.move(run.model.start_apply()):
+                        await apply_phase(run, fresh_workspace=False)
+            else:
+                await apply_phase(run, fresh_workspace=True)
+    except Stopped:
+        await _stopped(run)
+    except StageFailed as exc:
+        await _failed(run, str(exc))
+    except TerraformError as exc:
+        await _failed(run, f"terraform could not be run: {exc}")
+    except Exception as exc:
+        log.exception("execution %s failed", run.id)
+        await _failed(run, f"internal error: {type(exc).__name__}")
+    finally:
+        run.workspace = None
+    observe_finished(run.row["operation"], run.row["status"], run.row["started_at"], run.row["finished_at"])
+
+
+async def _stopped(run: Run) -> None:
+    if run.lost:
+        return
+    forced = run.force_seen
+    fresh = await lifecycle.load(run.id)
+    if fresh is not None:
+        run.row = fresh
+    if not run.model.running:
+        return
+    await _after_terraform(run, forced=forced)
+    run.say("Force-canceled." if forced else "Canceled.")
+    await run.move(run.model.stopped(utcnow(), forced=forced))
+
+
+async def _failed(run: Run, message: str) -> None:
+    if run.lost:
+        return
+    run.say(f"Error: {run.masker.text(message)}")
+    if run.force_seen or run.cancel_seen:
+        await _stopped(run)
+        return
+    fresh = await lifecycle.load(run.id)
+    if fresh is not None:
+        run.row = fresh
+    if run.model.finished:
+        return
+    await _after_terraform(run, forced=False)
+    await run.move(run.model.error(run.masker.text(message)[:2000], utcnow()))
+
+
+async def _after_terraform(run: Run, *, forced: bool) -> None:
+    """What a stopped or failed run leaves: a lock held by its token (a killed terraform never
+    releases it), and, after a kill during apply, a state that may not record what was created."""
+    reason = "force-canceled" if forced else "run ended"
+    if await ownership.release_run_lock(run.actor, run.row["state_id"], run.id, reason):
+        run.say("Released the state lock the run held.")
+    if forced and run.row["status"] == "applying":
+        await ownership.mark_diverged(
+            run.row["state_id"], f"execution #{run.row['number']} was killed during apply"
+        )
+        run.say("The state may not record everything the killed apply did: it is marked as diverged.")
