@@ -209,7 +209,6 @@ class PipelineController(Controller):
     @get(
         "/executions/{execution_id:uuid}/logs",
         summary="An execution's log (text, or live as server-sent events)",
-        media_type="text/plain; charset=utf-8",
     )
     async def logs(
         self,
@@ -232,4 +231,4 @@ class PipelineController(Controller):
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
         text = await executions.log_text(principal, execution_id, start)
-        return HttpResponse(content=text, media_type="text/plain; charset=utf-8")
+        return HttpResponse(content=text, media_type="text/plain")

@@ -76,6 +76,7 @@ class Run:
     force_seen: bool = False
     lost: bool = False  # the lease went to someone else: stop at once, write nothing more
     stage_position: int = 0
+    beating: asyncio.Task[None] | None = None
 
     @property
     def id(self) -> uuid.UUID:
@@ -103,6 +104,23 @@ class Run:
         if fresh is not None:
             self.row = fresh
         return moved
+
+    async def settle(self, fields: dict[str, Any], **details: Any) -> bool:
+        """This job's last move: stop watching the row, store every log line, then hand the row
+        back (the lease is released in the same UPDATE). The next job for the execution (an apply
+        after approval) may start the moment it commits, so nothing of this job may follow."""
+        await self.stop_heartbeat()
+        if self.writer is not None:
+            await self.writer.close()
+            self.writer = None
+        return await self.move(fields | {"worker_id": None, "lease_expires_at": None}, **details)
+
+    async def stop_heartbeat(self) -> None:
+        if self.beating is not None:
+            self.beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.beating
+            self.beating = None
 
 
 # --- leasing and heartbeats ----------------------------------------------------------------------
@@ -132,9 +150,8 @@ async def _release_lease(run: Run) -> None:
     ).where((Execution.id == run.id) & (Execution.worker_id == run.worker_id))
 
 
-@contextlib.asynccontextmanager
-async def heartbeat(run: Run) -> AsyncIterator[None]:
-    """Renew the lease, and watch for cancel requests, while the block runs."""
+def start_heartbeat(run: Run) -> None:
+    """Renew the lease, and watch for cancel requests, until ``run.stop_heartbeat()``."""
 
     async def beat() -> None:
         renew_every = max(1.0, run.settings.worker.lease_seconds / 3)
@@ -180,13 +197,7 @@ async def heartbeat(run: Run) -> AsyncIterator[None]:
                 if run.workspace is not None:
                     run.workspace.interrupt()
 
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    run.beating = asyncio.create_task(beat())
 
 
 # --- stages --------------------------------------------------------------------------------------
@@ -205,7 +216,7 @@ async def stage(run: Run, name: str) -> AsyncIterator[dict[str, Any]]:
             organization=run.row["organization"],
             execution=run.id,
             name=name,
-            position=run.stage_position + 100 * (run.row["attempts"] or 0),
+            position=run.stage_position,
             status="running",
             started_at=started,
         )
@@ -402,14 +413,19 @@ async def plan_phase(run: Run) -> None:
         else "No changes: the infrastructure matches the configuration."
     )
     run.check()
-    fields = run.model.plan_finished(result, utcnow()) | {
-        "plan_changes": _changes(summary, nodes, run.masker)
-    }
-    if not await run.move(fields, counts=counts):
+    now = utcnow()
+    fields = run.model.plan_finished(result, now) | {"plan_changes": _changes(summary, nodes, run.masker)}
+    if fields["status"] == "confirmed":  # auto-apply: this job goes on with the same saved plan
+        if not await run.move(fields, counts=counts):
+            raise Stopped("the execution changed while it was planned")
+        return
+    if fields["status"] == "planned":
+        run.say(f"Waiting for {'approval' if run.row['pipeline.require_approval'] else 'confirmation'}.")
+    if not await run.settle(fields, counts=counts):
         raise Stopped("the execution changed while it was planned")
-    if run.row["status"] == "planned":
-        needs = "approval" if run.row["pipeline.require_approval"] else "confirmation"
-        run.say(f"Waiting for {needs}.")
+    if run.row["status"] == "planned_and_finished" and not run.row["speculative"]:
+        # An apply with nothing to do: the infrastructure matches this version, as after an apply.
+        await record_applied(run, now)
 
 
 async def apply_phase(run: Run, *, fresh_workspace: bool) -> None:
@@ -420,10 +436,10 @@ async def apply_phase(run: Run, *, fresh_workspace: bool) -> None:
         await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
     await terraform(run, "apply", ["apply", "-input=false", "-json", "-auto-approve", PLAN_FILE])
     now = utcnow()
-    if not await run.move(run.model.apply_finished(now)):
+    run.say(f"Applied design version {run.row['design_version']}.")
+    if not await run.settle(run.model.apply_finished(now)):
         raise Stopped("the execution changed while it was applied")
     await record_applied(run, now)
-    run.say(f"Applied design version {run.row['design_version']}.")
 
 
 async def record_applied(run: Run, now: dt.datetime) -> None:
@@ -463,9 +479,10 @@ async def run_execution(execution_id: uuid.UUID, worker_id: str, settings: Setti
     try:
         await _run_phases(run)
     finally:
-        await _release_lease(run)
+        await run.stop_heartbeat()
         if run.writer is not None:
             await run.writer.close()
+        await _release_lease(run)
 
 
 async def _run_phases(run: Run) -> None:
@@ -479,6 +496,7 @@ async def _run_phases(run: Run) -> None:
         return
     if not await run.move(fields | {"token_hash": token_hash}):
         return
+    run.stage_position = await ExecutionStage.count().where(ExecutionStage.execution == run.id)
     variables = await variable_store.for_run(run.row["pipeline"])
     run.masker = Masker([v.value for v in variables if v.sensitive] + [token])
     run.writer = LogWriter(run.id, run.row["organization"], run.row["log_lines"] or 0, run.masker)
@@ -487,11 +505,11 @@ async def _run_phases(run: Run) -> None:
     env |= {v.key: v.value for v in variables if v.category == "env"}
     sandbox = run.settings.data_dir if run.settings.sandbox_enabled else None
     try:
-        async with (
-            Workspace.create(parent=run.settings.worker.work_dir, sandbox=sandbox, env=env) as workspace,
-            heartbeat(run),
-        ):
+        async with Workspace.create(
+            parent=run.settings.worker.work_dir, sandbox=sandbox, env=env
+        ) as workspace:
             run.workspace = workspace
+            start_heartbeat(run)
             if phase == "plan":
                 await plan_phase(run)
                 if run.row["status"] == "confirmed":  # auto-apply: same workspace, same saved plan
@@ -510,6 +528,7 @@ async def _run_phases(run: Run) -> None:
         log.exception("execution %s failed", run.id)
         await _failed(run, f"internal error: {type(exc).__name__}")
     finally:
+        await run.stop_heartbeat()
         run.workspace = None
     observe_finished(run.row["operation"], run.row["status"], run.row["started_at"], run.row["finished_at"])
 
@@ -525,7 +544,7 @@ async def _stopped(run: Run) -> None:
         return
     await _after_terraform(run, forced=forced)
     run.say("Force-canceled." if forced else "Canceled.")
-    await run.move(run.model.stopped(utcnow(), forced=forced))
+    await run.settle(run.model.stopped(utcnow(), forced=forced))
 
 
 async def _failed(run: Run, message: str) -> None:
@@ -541,7 +560,7 @@ async def _failed(run: Run, message: str) -> None:
     if run.model.finished:
         return
     await _after_terraform(run, forced=False)
-    await run.move(run.model.error(run.masker.text(message)[:2000], utcnow()))
+    await run.settle(run.model.error(run.masker.text(message)[:2000], utcnow()))
 
 
 async def _after_terraform(run: Run, *, forced: bool) -> None:

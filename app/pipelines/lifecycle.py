@@ -58,7 +58,9 @@ EVENTS = {
 
 
 async def load(execution_id: uuid.UUID) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = await Execution.select(*ROW).where(Execution.id == execution_id).first()
+    row: dict[str, Any] | None = (
+        await Execution.select(*ROW).where(Execution.id == execution_id).first().output(load_json=True)
+    )
     return row
 
 

@@ -159,8 +159,8 @@ class InProcessWorker:
 
 
 def _saq_worker(queue: SaqQueue, worker_id: str, settings: Settings, *, signals: bool) -> SaqWorker[Any]:
-    async def board3_job(ctx: Any, *, job: str, key: str) -> None:
-        await run_job(job, key, worker_id, settings)
+    async def board3_job(ctx: Any, *, job: str, target: str) -> None:
+        await run_job(job, target, worker_id, settings)
 
     worker: SaqWorker[Any] = SaqWorker(
         queue.saq,

@@ -38,7 +38,8 @@ class SaqQueue:
         self.saq = SaqQueueImpl.from_url(redis_url, name=f"{prefix}:jobs")
 
     async def enqueue(self, job: str, key: str) -> None:
-        await self.saq.enqueue(SAQ_FUNCTION, job=job, key=key, timeout=0, retries=1, ttl=3600)
+        # "target", not "key": SAQ jobs have a "key" of their own (it would dedupe enqueues)
+        await self.saq.enqueue(SAQ_FUNCTION, job=job, target=key, timeout=0, retries=1, ttl=3600)
 
     async def close(self) -> None:
         await self.saq.disconnect()
