@@ -51,6 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "BOARD3_LOG_LEVEL": "WARNING",
             "BOARD3_REDIS_PREFIX": REDIS_PREFIX,
             "BOARD3_SANDBOX": "true",
+            # The in-process app runs no executions (there is no HTTP server for terraform to reach);
+            # pipeline tests that run terraform start real servers and workers.
+            "BOARD3_WORKERS_IN_PROCESS": "false",
         }
     )
     for name in ("DATABASE_URL", "REDIS_URL"):

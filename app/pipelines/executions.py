@@ -45,7 +45,7 @@ class TransitionRefused(Conflict):
 
 
 def _refused(exc: InvalidTransition) -> TransitionRefused:
-    return TransitionRefused(str(exc), extra={"status": exc.status})
+    return TransitionRefused(str(exc), extra={"execution_status": exc.status})
 
 
 async def execution_access(
@@ -284,7 +284,7 @@ async def _decide(principal: Principal, execution_id: uuid.UUID, action: str) ->
     async with transaction():
         if not await lifecycle.transition(principal, row, fields):
             raise TransitionRefused(
-                "the execution changed meanwhile; reload it", extra={"status": row["status"]}
+                "the execution changed meanwhile; reload it", extra={"execution_status": row["status"]}
             )
         if action == "approve":
             await lifecycle.dispatch(execution_id)
@@ -318,7 +318,7 @@ async def cancel(principal: Principal, execution_id: uuid.UUID) -> ExecutionRead
     except InvalidTransition as exc:
         raise _refused(exc) from None
     if not await lifecycle.transition(principal, row, fields):
-        raise TransitionRefused("the execution changed meanwhile; reload it", extra={"status": row["status"]})
+        raise TransitionRefused("the execution changed meanwhile; reload it", extra={"execution_status": row["status"]})
     if second:
         await lifecycle.force_cancel_if_orphaned(execution_id)
     return await reload(execution_id)

@@ -113,7 +113,7 @@ def test_auto_apply_speculative_plan_and_discard(running: Stack) -> None:
     discarded = c.ok("POST", f"/api/v1/executions/{ex['id']}/discard")
     assert discarded["status"] == "discarded"
     again = c.http.post(f"/api/v1/executions/{ex['id']}/approve")
-    assert again.status_code == 409 and again.json()["status"] == "discarded"
+    assert again.status_code == 409 and again.json()["execution_status"] == "discarded"
 
 
 def test_a_failing_apply_ends_errored_with_the_error_logged_and_the_lock_free(running: Stack) -> None:
