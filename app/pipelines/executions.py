@@ -318,7 +318,9 @@ async def cancel(principal: Principal, execution_id: uuid.UUID) -> ExecutionRead
     except InvalidTransition as exc:
         raise _refused(exc) from None
     if not await lifecycle.transition(principal, row, fields):
-        raise TransitionRefused("the execution changed meanwhile; reload it", extra={"execution_status": row["status"]})
+        raise TransitionRefused(
+            "the execution changed meanwhile; reload it", extra={"execution_status": row["status"]}
+        )
     if second:
         await lifecycle.force_cancel_if_orphaned(execution_id)
     return await reload(execution_id)

@@ -245,11 +245,13 @@ async def stage(run: Run, name: str) -> AsyncIterator[dict[str, Any]]:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LEVELS = {"warn": "Warning", "error": "Error"}
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)(\.\d+)?")
 
 
 def _render(line: Line) -> str:
-    """A line of terraform's output as people read it: a ``-json`` UI message's text, a
-    diagnostic with its summary, address and detail; plain lines without colour codes."""
+    """A line of terraform's output as people read it: a ``-json`` UI message's text after the
+    time terraform wrote it (``[10:27:40.548]``), a diagnostic with its summary, address and
+    detail; plain lines without colour codes."""
     message = parse_ui_line(line.text)
     if message is None:
         return _ANSI.sub("", line.text)
@@ -258,12 +260,16 @@ def _render(line: Line) -> str:
     if isinstance(diagnostic, dict):
         detail = diagnostic.get("detail") or ""
         where = diagnostic.get("address") or ""
-        text = f"{message.level.capitalize()}: {diagnostic.get('summary', text)}" + (
-            f" ({where})" if where else ""
-        )
+        level = _LEVELS.get(message.level, message.level.capitalize())
+        text = f"{level}: {diagnostic.get('summary', text)}" + (f" ({where})" if where else "")
         if detail:
             text += "\n" + str(detail)
-    return text
+    stamp = _TIME.match(str(message.data.get("@timestamp", "")))
+    if stamp is None:
+        return text
+    if stamp[2] is None:  # some messages carry whole seconds only: do not pretend to know more
+        return f"[{stamp[1]}] {text}"
+    return f"[{stamp[1]}.{stamp[2][1:4].ljust(3, '0')}] {text}"
 
 
 async def terraform(run: Run, name: str, args: list[str], *, capture: bool = False) -> bytes:
