@@ -38,7 +38,11 @@ async def sweep(handover_grace: dt.timedelta) -> SweepReport:
     now = utcnow()
     expired = (
         await Execution.select(*lifecycle.ROW)
-        .where(Execution.status.is_in(["planning", "applying"]) & (Execution.lease_expires_at < now))
+        .where(
+            Execution.status.is_in(["planning", "applying"])
+            # no lease at all: its worker was stopped and gave it up without finishing it
+            & ((Execution.lease_expires_at < now) | Execution.lease_expires_at.is_null())
+        )
         .limit(500)
     )
     for row in expired:
