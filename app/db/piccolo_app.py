@@ -18,6 +18,14 @@ TABLE_MODULES = [
     "app.worker.tables",
 ]
 
+# Every table holding envelope-encrypted rows (``module:SealedRows``): key rotation re-wraps them all
+# and start-up checks their key ids are configured (``app.lib.sealed``).
+SEALED = [
+    "app.states.tables:SEALED_VERSIONS",
+    "app.pipelines.tables:SEALED_VARIABLES",
+    "app.pipelines.tables:SEALED_PLANS",
+]
+
 APP_CONFIG = AppConfig(
     app_name="board3",
     migrations_folder_path=MIGRATIONS_DIR,

@@ -35,7 +35,7 @@ from app.pipelines.logs import LogWriter
 from app.pipelines.masking import Masker
 from app.pipelines.metrics import STAGE_SECONDS, observe_finished
 from app.pipelines.model import ExecutionModel, InvalidTransition, PlanResult
-from app.pipelines.tables import Execution, ExecutionStage, Pipeline, SavedPlan
+from app.pipelines.tables import Execution, ExecutionStage, Pipeline, SavedPlan, plan_context
 from app.pipelines.workfiles import BACKEND_FILE, backend_file, variable_files
 from app.states import ownership
 from app.terraform import plan as tfplan
@@ -356,9 +356,7 @@ async def _save_plan(run: Run) -> None:
     work = run.workspace.work_dir
     data = (work / PLAN_FILE).read_bytes()
     lock = (work / LOCK_FILE).read_text() if (work / LOCK_FILE).exists() else ""
-    envelope = await crypto.encrypt(
-        data, context={"org": str(run.row["organization"]), "execution": str(run.id)}
-    )
+    envelope = await crypto.encrypt(data, context=plan_context(run.row["organization"], run.id))
     await SavedPlan.delete().where(SavedPlan.execution == run.id)
     await SavedPlan.insert(
         SavedPlan(
@@ -385,9 +383,7 @@ async def _restore_plan(run: Run) -> None:
         wrapped_key=bytes(row["wrapped_key"]),
         ciphertext=bytes(row["ciphertext"]),
     )
-    data = await crypto.decrypt(
-        envelope, context={"org": str(run.row["organization"]), "execution": str(run.id)}
-    )
+    data = await crypto.decrypt(envelope, context=plan_context(run.row["organization"], run.id))
     run.workspace.write(PLAN_FILE, data)
     if row["lock_file"]:
         run.workspace.write(LOCK_FILE, row["lock_file"])

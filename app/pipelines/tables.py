@@ -25,6 +25,7 @@ from piccolo.table import Table
 
 from app.accounts.tables import Organization
 from app.designs.tables import Design
+from app.lib.sealed import SealedRows
 
 
 class Pipeline(Table, tablename="pipelines"):
@@ -151,3 +152,27 @@ class SavedPlan(Table, tablename="pipeline_plans"):
     wrapped_key = Bytea()
     ciphertext = Bytea()
     created_at = Timestamptz()
+
+
+def variable_context(organization: object, pipeline: object, variable: object) -> dict[str, str]:
+    """A sensitive variable decrypts only in its organization, pipeline and variable."""
+    return {"org": str(organization), "pipeline": str(pipeline), "variable": str(variable)}
+
+
+def plan_context(organization: object, execution: object) -> dict[str, str]:
+    """A saved plan decrypts only in its organization and execution."""
+    return {"org": str(organization), "execution": str(execution)}
+
+
+SEALED_VARIABLES = SealedRows(
+    "pipeline variables",
+    PipelineVariable,
+    (PipelineVariable.organization, PipelineVariable.pipeline),
+    lambda row: variable_context(row["organization"], row["pipeline"], row["id"]),
+)
+SEALED_PLANS = SealedRows(
+    "saved plans",
+    SavedPlan,
+    (SavedPlan.organization, SavedPlan.execution),
+    lambda row: plan_context(row["organization"], row["execution"]),
+)

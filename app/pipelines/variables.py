@@ -22,7 +22,7 @@ from app.lib.clock import utcnow
 from app.lib.errors import Conflict, FieldError, ValidationFailed, not_found
 from app.pipelines.pipelines import org_access, pipeline_access
 from app.pipelines.schemas import VariableCreate, VariableList, VariableRead, VariableUpdate
-from app.pipelines.tables import PipelineVariable
+from app.pipelines.tables import PipelineVariable, variable_context
 from app.terraform.hclsyntax import ExpressionError, normalize_expression
 
 TF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -42,10 +42,6 @@ class RunVariable:
     hcl: bool
     sensitive: bool
     value: str
-
-
-def _context(organization_id: uuid.UUID, pipeline_id: uuid.UUID, variable_id: uuid.UUID) -> dict[str, str]:
-    return {"org": str(organization_id), "pipeline": str(pipeline_id), "variable": str(variable_id)}
 
 
 def _check_key(key: str, category: str, errors: list[FieldError]) -> None:
@@ -89,7 +85,7 @@ def variable_read(row: dict[str, Any]) -> VariableRead:
 
 
 async def _sealed(org: uuid.UUID, pipeline: uuid.UUID, variable: uuid.UUID, value: str) -> dict[Any, Any]:
-    envelope = await crypto.encrypt(value.encode(), context=_context(org, pipeline, variable))
+    envelope = await crypto.encrypt(value.encode(), context=variable_context(org, pipeline, variable))
     return {
         PipelineVariable.value: None,
         PipelineVariable.enc_format: envelope.format,
@@ -249,7 +245,7 @@ async def for_run(pipeline_id: uuid.UUID) -> list[RunVariable]:
                 ciphertext=bytes(row["ciphertext"]),
             )
             plain = await crypto.decrypt(
-                envelope, context=_context(row["organization"], pipeline_id, row["id"])
+                envelope, context=variable_context(row["organization"], pipeline_id, row["id"])
             )
             value = plain.decode()
         out.append(RunVariable(row["key"], row["category"], row["hcl"], row["sensitive"], value))

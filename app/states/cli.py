@@ -34,7 +34,7 @@ def rotate(batch_size: int) -> None:
     except key_ops.KeyCheckFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
-        f"re-wrapped {report.rewrapped} state version(s); {report.remaining} still under other keys", err=True
+        f"re-wrapped {report.rewrapped} data key(s); {report.remaining} still under other keys", err=True
     )
     if report.remaining:
         raise click.ClickException(
@@ -45,7 +45,8 @@ def rotate(batch_size: int) -> None:
 
 @keys.command("status")
 def status() -> None:
-    """How many state versions each master key wraps (a key with none can be retired)."""
+    """How many encrypted rows (state versions, sensitive variables, saved plans) each master key
+    wraps (a key with none can be retired)."""
     from app.db import run_with_database
     from app.lib import crypto
     from app.states import keys as key_ops
@@ -57,7 +58,7 @@ def status() -> None:
         if kid not in ring.keys:
             marks.append("NOT CONFIGURED")
         suffix = f" ({', '.join(marks)})" if marks else ""
-        click.echo(f"{kid}: {usage.get(kid, 0)} version(s){suffix}")
+        click.echo(f"{kid}: {usage.get(kid, 0)} row(s){suffix}")
 
 
 @keys.command("generate")

@@ -5,9 +5,10 @@ active key must decrypt its canary (same id with other key material is refused),
 key that has a canary must decrypt it, and every key id that stored versions depend on must be
 configured. Otherwise the process refuses to start and says which key is wrong.
 
-Rotation re-wraps data keys, never the ciphertext: each row is updated only if it still holds the
-wrapped key that was read (a conditional UPDATE), in small committed batches, so it is idempotent,
-resumable after an interruption and safe next to a running server.
+Rotation re-wraps data keys, never the ciphertext, of every sealed table (``app.lib.sealed``: state
+versions, sensitive pipeline variables, saved plans): each row is updated only if it still holds
+the wrapped key that was read (a conditional UPDATE), in small committed batches, so it is
+idempotent, resumable after an interruption and safe next to a running server.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from piccolo.query.functions.aggregate import Count
 
 from app.lib import crypto
 from app.lib.clock import utcnow
-from app.states.sealing import context, envelope
-from app.states.tables import EncryptionCanary, StateVersion
+from app.lib.sealed import SealedRows, all_sealed
+from app.states.sealing import envelope
+from app.states.tables import EncryptionCanary
 
 log = logging.getLogger("board3.keys")
 
@@ -71,11 +73,11 @@ async def check_keyring(keyring: crypto.Keyring | None = None) -> None:
     for kid in ring.key_ids:
         if kid in rows:
             _check_canary(ring, kid, rows[kid])
-    used = {r["key_id"] for r in await StateVersion.select(StateVersion.key_id).distinct()}
+    used = set(await usage())
     missing = sorted(used - set(ring.key_ids))
     if missing:
         raise KeyCheckFailed(
-            f"stored state versions are encrypted under key id(s) {', '.join(missing)}, which "
+            f"stored data is encrypted under key id(s) {', '.join(missing)}, which "
             f"{crypto.ENV_VAR} does not contain. Add them back (after the active key) and run "
             "`board3 keys rotate` before retiring them"
         )
@@ -97,43 +99,49 @@ async def rotate(
     """Re-wrap every data key not under the active master key. Returns what was done."""
     ring = keyring or crypto.get_keyring()
     await check_keyring(ring)
-    active = ring.active.kid
     report = RotationReport()
+    for sealed in all_sealed():
+        await _rotate_rows(ring, sealed, batch_size, report, progress)
+    counts = await usage()
+    report.remaining = sum(n for kid, n in counts.items() if kid != ring.active.kid)
+    log.info(
+        "key rotation finished",
+        extra={"active_key": ring.active.kid, "rewrapped": report.rewrapped, "remaining": report.remaining},
+    )
+    return report
+
+
+async def _rotate_rows(
+    ring: crypto.Keyring,
+    sealed: SealedRows,
+    batch_size: int,
+    report: RotationReport,
+    progress: Callable[[RotationReport], None] | None,
+) -> None:
+    table = sealed.table
+    id_col, key_id, wrapped, fmt = table._meta.primary_key, table.key_id, table.wrapped_key, table.enc_format  # type: ignore[attr-defined]
+    active = ring.active.kid
     last_id = None
     while True:
         query = (
-            StateVersion.select(
-                StateVersion.id,
-                StateVersion.organization,
-                StateVersion.state,
-                StateVersion.enc_format,
-                StateVersion.key_id,
-                StateVersion.wrapped_key,
-            )
-            .where(StateVersion.key_id != active)
-            .order_by(StateVersion.id)
+            table.select(id_col, *sealed.context_columns, fmt, key_id, wrapped)
+            .where((key_id != active) & key_id.is_not_null())
+            .order_by(id_col)
             .limit(batch_size)
         )
         if last_id is not None:
-            query = query.where(StateVersion.id > last_id)
+            query = query.where(id_col > last_id)
         rows = await query
         if not rows:
-            break
+            return
         for row in rows:
-            ctx = context(row["organization"], row["state"], row["id"])
             old = bytes(row["wrapped_key"])
             env = crypto.Envelope(row["enc_format"], row["key_id"], old, b"")
-            new = ring.rewrap(env, ctx)
+            new = ring.rewrap(env, sealed.context(row))
             updated = (
-                await StateVersion.update(
-                    {StateVersion.key_id: new.key_id, StateVersion.wrapped_key: new.wrapped_key}
-                )
-                .where(
-                    (StateVersion.id == row["id"])
-                    & (StateVersion.key_id == row["key_id"])
-                    & (StateVersion.wrapped_key == old)
-                )
-                .returning(StateVersion.id)
+                await table.update({key_id: new.key_id, wrapped: new.wrapped_key})
+                .where((id_col == row["id"]) & (key_id == row["key_id"]) & (wrapped == old))
+                .returning(id_col)
             )
             if updated:
                 report.rewrapped += 1
@@ -142,20 +150,22 @@ async def rotate(
         last_id = rows[-1]["id"]
         if progress is not None:
             progress(report)
-    report.remaining = await StateVersion.count().where(StateVersion.key_id != active)
-    log.info(
-        "key rotation finished",
-        extra={"active_key": active, "rewrapped": report.rewrapped, "remaining": report.remaining},
-    )
-    return report
 
 
 async def usage() -> dict[str, int]:
-    """How many state versions each key id wraps."""
-    rows = await StateVersion.select(StateVersion.key_id, Count(StateVersion.id, alias="n")).group_by(
-        StateVersion.key_id
-    )
-    return {r["key_id"]: int(r["n"]) for r in rows}
+    """How many sealed rows (state versions, sensitive variables, saved plans) each key id wraps."""
+    counts: dict[str, int] = {}
+    for sealed in all_sealed():
+        table = sealed.table
+        key_id = table.key_id  # type: ignore[attr-defined]
+        rows = (
+            await table.select(key_id, Count(table._meta.primary_key, alias="n"))
+            .where(key_id.is_not_null())
+            .group_by(key_id)
+        )
+        for r in rows:
+            counts[r["key_id"]] = counts.get(r["key_id"], 0) + int(r["n"])
+    return counts
 
 
 __all__ = ["KeyCheckFailed", "RotationReport", "check_keyring", "rotate", "usage"]

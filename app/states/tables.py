@@ -21,6 +21,8 @@ from piccolo.table import Table
 
 from app.accounts.tables import Organization
 from app.lib.clock import utcnow
+from app.lib.sealed import SealedRows
+from app.states.sealing import context
 
 
 class State(Table, tablename="states"):
@@ -96,4 +98,12 @@ class EncryptionCanary(Table, tablename="encryption_canaries"):
     created_at = Timestamptz()
 
 
-__all__ = ["EncryptionCanary", "State", "StateVersion"]
+# A version's blob decrypts only in its organization, state and version (``sealing.context``).
+SEALED_VERSIONS = SealedRows(
+    "state versions",
+    StateVersion,
+    (StateVersion.organization, StateVersion.state),
+    lambda row: context(row["organization"], row["state"], row["id"]),
+)
+
+__all__ = ["SEALED_VERSIONS", "EncryptionCanary", "State", "StateVersion"]

@@ -136,7 +136,7 @@ def test_rotation_while_writes_continue(database, live_server, live_server_env):
         thread.join(timeout=60)
     assert not errors, errors
     again = _rotate(env)
-    assert again.returncode == 0 and "re-wrapped 0 state version(s)" in again.stderr, again.stderr
+    assert again.returncode == 0 and "re-wrapped 0 data key(s)" in again.stderr, again.stderr
     counts = asyncio.run(_key_ids(database))
     assert set(counts) == {"new"} and counts["new"] == sum(len(v) for v in written.values())
     second.stop()
@@ -160,3 +160,42 @@ def test_rotation_while_writes_continue(database, live_server, live_server_env):
         check=True,
     )
     assert "new:" in status.stdout and "old" not in status.stdout
+
+
+def test_rotation_re_wraps_sensitive_pipeline_variables_too(database, live_server, live_server_env):
+    """Every sealed table is rotated: a sensitive variable stays readable once the old key is gone."""
+    from app.lib import crypto
+    from app.pipelines.tables import variable_context
+    from tests.pipelines.support import data_canvas, register
+
+    old, new = f"old:{_key()}", f"new:{_key()}"
+    server = live_server(DATABASE_URL=database, BOARD3_ENCRYPTION_KEYS=old)
+    client = register(server.url, "rotvars")
+    pipeline = client.pipeline(client.design(data_canvas(1)), "dev")
+    client.ok(
+        "POST",
+        f"/api/v1/pipelines/{pipeline['id']}/variables",
+        201,
+        json={"key": "token", "value": "rotate-me-please", "sensitive": True},
+    )
+    server.stop()
+    env = live_server_env | {"DATABASE_URL": database, "BOARD3_ENCRYPTION_KEYS": f"{new},{old}"}
+    done = _rotate(env)
+    assert done.returncode == 0 and "re-wrapped 1 data key(s)" in done.stderr, done.stderr
+
+    async def stored() -> dict:
+        conn = await asyncpg.connect(database)
+        try:
+            return dict(await conn.fetchrow("SELECT * FROM pipeline_variables WHERE key = 'token'"))
+        finally:
+            await conn.close()
+
+    row = asyncio.run(stored())
+    assert row["key_id"] == "new"
+    envelope = crypto.Envelope(
+        row["enc_format"], row["key_id"], bytes(row["wrapped_key"]), bytes(row["ciphertext"])
+    )
+    context = variable_context(row["organization"], row["pipeline"], row["id"])
+    assert crypto.parse_keys(new).decrypt(envelope, context) == b"rotate-me-please"
+    # With only the new key the server starts: nothing depends on the old one any more.
+    assert live_server(DATABASE_URL=database, BOARD3_ENCRYPTION_KEYS=new).url
