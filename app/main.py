@@ -17,7 +17,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.plugins.prometheus import PrometheusController
 
@@ -44,6 +43,7 @@ from app.lib import logging as app_logging
 from app.lib.gate import make_gate
 from app.lib.health import HealthController
 from app.lib.middleware import RequestObserver
+from app.lib.openapi import SCHEMA_PATH, asset_routers, render_plugins
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.redis import make_redis
 from app.lib.runtime import freeze_startup_heap
@@ -73,12 +73,8 @@ def _openapi() -> OpenAPIConfig:
             "`application/problem+json` (RFC 9457). Lists are paginated with `limit` and an opaque "
             "`cursor`."
         ),
-        path="/schema",
-        render_plugins=[
-            RedocRenderPlugin(path="/"),
-            SwaggerRenderPlugin(path="/swagger"),
-            JsonRenderPlugin(),
-        ],
+        path=SCHEMA_PATH,
+        render_plugins=render_plugins(),
         use_handler_docstrings=True,
         components=Components(
             security_schemes={
@@ -172,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         DesignTerraformController,
         TerraformBackendController,
         StatesController,
+        *asset_routers(),
     ]
     dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}
     if settings.sandbox_enabled:
