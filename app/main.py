@@ -18,7 +18,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusController
 
 import app.db  # noqa: F401  (points Piccolo at app.db.piccolo_conf before any table is used)
 from app.accounts.auth_service import AuthService
@@ -41,9 +40,10 @@ from app.designs.terraform_controller import DesignTerraformController
 from app.lib import crypto, generations
 from app.lib import logging as app_logging
 from app.lib.gate import make_gate
-from app.lib.health import HealthController
+from app.lib.health import HealthController, MetricsController
 from app.lib.middleware import RequestObserver
-from app.lib.openapi import SCHEMA_PATH, asset_routers, render_plugins
+from app.lib.openapi import SCHEMA_PATH, asset_routers, document_responses, render_plugins
+from app.lib.options import repair_allow
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.redis import make_redis
 from app.lib.runtime import freeze_startup_heap
@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     auth = DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)
     route_handlers: list[Any] = [
         HealthController,
-        PrometheusController,
+        MetricsController,
         AuthController,
         OrganizationController,
         list_permissions,
@@ -197,6 +197,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    document_responses(application, PUBLIC_PATHS)
+    repair_allow(application)
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
     # routable methods, then request id, access log and metrics for every response.
     application.asgi_handler = TerraformMethods(

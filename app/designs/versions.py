@@ -405,12 +405,17 @@ async def load_canvas(
 async def diff_versions(principal: Principal, design_id: uuid.UUID, from_: int, to: int) -> DiffRead:
     """The graph diff between two versions (version 0 is the empty canvas)."""
     access = await design_access(principal, design_id, "read")
-    for field, number in (("query.from", from_), ("query.to", to)):
-        if number < 0 or number > access.current_version:
-            raise ValidationFailed(
-                f"version {number} does not exist (current version is {access.current_version})",
-                errors=[FieldError(field, "no such version")],
-            )
+    missing = [
+        (field, number)
+        for field, number in (("query.from", from_), ("query.to", to))
+        if number < 0 or number > access.current_version
+    ]
+    if missing:
+        raise ValidationFailed(
+            f"version {' and '.join(str(n) for _, n in missing)} does not exist "
+            f"(current version is {access.current_version})",
+            errors=[FieldError(field, "no such version") for field, _ in missing],
+        )
     old = decode_canvas(await _canvas_bytes(access, from_))
     new = decode_canvas(await _canvas_bytes(access, to))
     result = graph_diff.diff(old, new)

@@ -38,6 +38,7 @@ _TITLES = {
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
+_REFUSED_FIELD = re.compile(r"^`([^`]*)` must not")  # raised by app.lib.schema.Request
 
 
 def problem_response(
@@ -51,7 +52,7 @@ def problem_response(
 
 def _field_path(key: str | None, message: str) -> str:
     base = "" if key in (None, "", "data") else str(key)
-    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD, _REFUSED_FIELD):
         m = pattern.search(message)
         if m:
             return f"{base}.{m.group(1)}" if base else m.group(1)

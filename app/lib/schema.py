@@ -12,6 +12,15 @@ import msgspec
 class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base for request bodies: unknown fields are refused with 422 naming the field."""
 
+    def __post_init__(self) -> None:
+        # PostgreSQL text cannot hold U+0000: refuse it here, naming the field (422), instead of
+        # failing in the database (500). Strings and lists of strings are what reach text columns.
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            texts = value if isinstance(value, list) else (value,)
+            if any(isinstance(t, str) and "\x00" in t for t in texts):
+                raise ValueError(f"`{name}` must not contain NUL characters (U+0000)")
+
 
 class Response(msgspec.Struct, kw_only=True):
     """Base for response bodies."""

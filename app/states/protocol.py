@@ -13,6 +13,7 @@ from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import Response
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -20,8 +21,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app.accounts.authz import Principal
 from app.config import get_settings
 from app.lib.errors import BadRequest, PayloadTooLarge
+from app.lib.schema import ProblemDetails
 from app.states import backend, locks
-from app.states.header import MAX_LOCK_BODY
+from app.states.header import MAX_LOCK_BODY, LockInfo
 
 LOCK_METHODS = {"LOCK": "POST", "UNLOCK": "DELETE"}
 JSON = "application/json"
@@ -43,6 +45,30 @@ Force = Annotated[
         "current + 1"
     ),
 ]
+
+
+PROBLEM = "application/problem+json"
+STATE_DOCUMENT = ResponseSpec(
+    dict[str, Any],
+    description="The current state document (Terraform state format 4)",
+    media_type=JSON,
+    generate_examples=False,
+)
+NO_STATE = ResponseSpec(None, description="No state yet")
+EMPTY_OK = ResponseSpec(None, description="Done (empty body)")
+LOCKED = ResponseSpec(
+    ProblemDetails,
+    description="Locked by someone else: a problem whose top level also holds the holder's lock info "
+    "(`ID`, `Operation`, `Who`, `Info`, `Version`, `Created`, `Path`), as Terraform expects",
+    media_type=PROBLEM,
+    generate_examples=False,
+)
+TOO_LARGE = ResponseSpec(
+    ProblemDetails,
+    description="Larger than `BOARD3_MAX_STATE_BYTES` (the detail names the limit)",
+    media_type=PROBLEM,
+    generate_examples=False,
+)
 
 
 class TerraformMethods:
@@ -98,7 +124,11 @@ class TerraformBackendController(Controller):
     request_max_body_size = None  # bodies are bounded by read_body (BOARD3_MAX_STATE_BYTES)
     security = [{"BasicAuth": []}, {"BearerToken": []}]
 
-    @get("/{org:str}/{name:str}", summary="Current state (Terraform http backend)")
+    @get(
+        "/{org:str}/{name:str}",
+        summary="Current state (Terraform http backend)",
+        responses={200: STATE_DOCUMENT, 204: NO_STATE},
+    )
     async def read(
         self, principal: NamedDependency[Principal], org: FromPath[str], name: FromPath[str]
     ) -> Response[bytes]:
@@ -111,7 +141,12 @@ class TerraformBackendController(Controller):
         md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
         return Response(content=data, status_code=200, media_type=JSON, headers={"Content-MD5": md5})
 
-    @post("/{org:str}/{name:str}", status_code=200, summary="Write a new state version")
+    @post(
+        "/{org:str}/{name:str}",
+        status_code=200,
+        summary="Write a new state version",
+        responses={200: EMPTY_OK, 413: TOO_LARGE, 423: LOCKED},
+    )
     async def write(
         self,
         request: Request[Any, Any, Any],
@@ -132,7 +167,18 @@ class TerraformBackendController(Controller):
         )
         return Response(content=b"", status_code=200)
 
-    @post("/{org:str}/{name:str}/lock", status_code=200, summary="LOCK (also POST) the state")
+    @post(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="LOCK (also POST) the state",
+        responses={
+            200: ResponseSpec(
+                LockInfo, description="Taken: the lock info", media_type=JSON, generate_examples=False
+            ),
+            413: TOO_LARGE,
+            423: LOCKED,
+        },
+    )
     async def lock(
         self,
         request: Request[Any, Any, Any],
@@ -146,7 +192,12 @@ class TerraformBackendController(Controller):
         info = await locks.lock(principal, org, name, body)
         return Response(content=info, status_code=200, media_type=JSON)
 
-    @delete("/{org:str}/{name:str}/lock", status_code=200, summary="UNLOCK (also DELETE) the state")
+    @delete(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="UNLOCK (also DELETE) the state",
+        responses={200: EMPTY_OK, 413: TOO_LARGE, 423: LOCKED},
+    )
     async def unlock(
         self,
         request: Request[Any, Any, Any],

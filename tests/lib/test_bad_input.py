@@ -33,6 +33,8 @@ def _valid() -> dict:
         (json.dumps(_valid() | {"email": "no-at-sign.example.com"}).encode(), 422, "email"),
         (json.dumps(_valid() | {"email": "two@@example.com"}).encode(), 422, "email"),
         (json.dumps(_valid() | {"organization": ""}).encode(), 422, "organization"),
+        (json.dumps(_valid() | {"name": "Ada\u0000"}).encode(), 422, "name"),  # PostgreSQL text refuses NUL
+        (json.dumps(_valid() | {"organization": "\u0000"}).encode(), 422, "organization"),
         (json.dumps({"email": unique_email(), "password": PASSWORD}).encode(), 422, "name"),
         (b"[" * 100_000 + b"]" * 100_000, 400, None),
     ],
@@ -45,6 +47,13 @@ async def test_register_rejects_bad_bodies(client, body, status, field):
     r = await client.post(REGISTER, content=body, headers={"Content-Type": "application/json"})
     assert_problem(r, status, field)
     assert await User.count() == before
+
+
+async def test_nul_characters_are_refused_naming_the_field_not_a_server_error(client, api):
+    owner = await api.register("nul")
+    r = await client.patch(f"/api/v1/orgs/{owner.org_slug}", json={"name": "a\u0000b"}, headers=owner.headers)
+    body = assert_problem(r, 422, "name")
+    assert "NUL" in body["errors"][0]["message"]
 
 
 async def test_oversize_body_is_413(client):
