@@ -16,7 +16,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.lib.errors import PROBLEM_BASE, AppError
+from app.lib.errors import PROBLEM_BASE, AppError, too_large
 
 log = logging.getLogger("board3.errors")
 
@@ -114,10 +114,18 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         code, title = "malformed-body", "Malformed request body"
     if status == 404 and detail == "Not Found":
         detail = "no such route"
+    if status == 413:  # Litestar's request body limit: BOARD3_MAX_BODY_BYTES
+        return app_error_handler(request, _body_too_large(request))
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException) and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="board3"'
     return problem_response(status, code, title, detail, None, headers)
+
+
+def _body_too_large(request: Request[Any, Any, Any]) -> AppError:
+    """Litestar refuses a body over the route's limit, which is the app's (BOARD3_MAX_BODY_BYTES)."""
+    limit = request.route_handler.resolve_request_max_body_size() or 0
+    return too_large("the request body", limit, "BOARD3_MAX_BODY_BYTES")
 
 
 def recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

@@ -20,7 +20,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.accounts.authz import Principal
 from app.config import get_settings
-from app.lib.errors import BadRequest, PayloadTooLarge
+from app.lib.errors import BadRequest
+from app.lib.errors import too_large as body_too_large
 from app.lib.schema import ProblemDetails
 from app.states import backend, locks
 from app.states.header import MAX_LOCK_BODY, LockInfo
@@ -89,13 +90,11 @@ class TerraformMethods:
         await self.app(scope, receive, send)
 
 
-async def read_body(request: Request[Any, Any, Any], limit: int) -> bytearray:
-    """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``."""
-    too_large = PayloadTooLarge(
-        f"the body is larger than the limit of {limit} bytes",
-        code="payload-too-large",
-        extra={"limit": limit},
-    )
+async def read_body(request: Request[Any, Any, Any], limit: int, setting: str | None) -> bytearray:
+    """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``, naming
+    the ``setting`` that raises it (None: a fixed limit)."""
+    what = "the state" if setting else "the lock info"
+    too_large = body_too_large(what, limit, setting)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -161,7 +160,7 @@ class TerraformBackendController(Controller):
         locked, else 423 with the holder's lock info). Same serial and bytes: 200, nothing stored.
         Older serial, other lineage, or same serial with other bytes: 409. Not a state: 400. Over
         `BOARD3_MAX_STATE_BYTES`: 413. A refused write changes nothing."""
-        body = await read_body(request, _state_limit())
+        body = await read_body(request, _state_limit(), "BOARD3_MAX_STATE_BYTES")
         await backend.write_state(
             principal, org, name, body, lock_id=lock_id, content_md5=content_md5, force=force
         )
@@ -188,7 +187,7 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: Terraform's lock info. 200 when taken; 423 with the holder's lock info otherwise
         (`state:write`). Creates the state on first use."""
-        body = await read_body(request, MAX_LOCK_BODY)
+        body = await read_body(request, MAX_LOCK_BODY, None)
         info = await locks.lock(principal, org, name, body)
         return Response(content=info, status_code=200, media_type=JSON)
 
@@ -207,6 +206,6 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: the holder's lock info (releases; another id gets 423 with the holder's info).
         An empty body is `terraform force-unlock` and needs `state:admin`."""
-        body = await read_body(request, MAX_LOCK_BODY)
+        body = await read_body(request, MAX_LOCK_BODY, None)
         await locks.unlock(principal, org, name, body)
         return Response(content=b"", status_code=200)

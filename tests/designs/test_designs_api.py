@@ -237,7 +237,9 @@ async def test_oversize_canvases_are_413(client, api):
     design = await create_design(client, owner, vpc_canvas())
     too_many = big_canvas(20_001)
     r = await save(client, owner, design["id"], too_many, base=1)
-    assert_problem(r, 413, "canvas.nodes")
+    body = assert_problem(r, 413, "canvas.nodes")
+    assert body["max_nodes"] == 20_000 and "BOARD3_MAX_NODES" in body["detail"]
+    assert "BOARD3_MAX_NODES" in body["errors"][0]["message"]
     huge = {"nodes": [node("a", "terraform_data", "a", blob="x" * (6 * 1024 * 1024))], "edges": []}
     assert_problem(await save(client, owner, design["id"], huge, base=1), 413)
     versions = (await client.get(f"/api/v1/designs/{design['id']}/versions", headers=owner.headers)).json()[

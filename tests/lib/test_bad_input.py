@@ -56,11 +56,14 @@ async def test_nul_characters_are_refused_naming_the_field_not_a_server_error(cl
     assert "NUL" in body["errors"][0]["message"]
 
 
-async def test_oversize_body_is_413(client):
+async def test_oversize_body_is_413_naming_the_limit_and_its_setting(client):
     big = json.dumps(_valid() | {"name": "x" * (6 * 1024 * 1024)}).encode()
-    assert_problem(
+    body = assert_problem(
         await client.post(REGISTER, content=big, headers={"Content-Type": "application/json"}), 413
     )
+    limit = 5 * 1024 * 1024
+    assert (body["limit"], body["setting"]) == (limit, "BOARD3_MAX_BODY_BYTES")
+    assert f"limit of {limit} bytes" in body["detail"] and "BOARD3_MAX_BODY_BYTES" in body["detail"]
 
 
 async def test_unknown_route_and_wrong_method_are_problems(client, api):
