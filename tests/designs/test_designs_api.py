@@ -232,6 +232,18 @@ async def test_malformed_canvases_are_422_naming_the_element_and_store_nothing(c
     assert [d["id"] for d in listed] == [design["id"]]
 
 
+async def test_nul_in_node_ids_types_and_names_is_422_naming_the_field(client, api):
+    """They are stored as database text (the resources table); PostgreSQL refuses U+0000 there."""
+    owner = await api.register("dnul")
+    design = await create_design(client, owner, vpc_canvas())
+    for field in ("id", "type", "name"):
+        bad = node("n", "terraform_data", "n") | {
+            field: {"id": "n", "type": "terraform_data", "name": "n"}[field] + "\x00"
+        }
+        r = await save(client, owner, design["id"], {"nodes": [bad], "edges": []}, base=1)
+        assert "NUL" in assert_problem(r, 422, f"canvas.nodes[0].{field}")["errors"][0]["message"]
+
+
 async def test_oversize_canvases_are_413(client, api):
     owner = await api.register("dbig")
     design = await create_design(client, owner, vpc_canvas())
