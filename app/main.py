@@ -47,6 +47,7 @@ from app.lib.options import repair_allow
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.redis import make_redis
 from app.lib.runtime import freeze_startup_heap
+from app.lib.schema import refuse_nul
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
 from app.sandbox.controller import SandboxController, provide_sandbox_store
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[auth],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_nul,
         plugins=[channels],
         stores=stores,
         state=State(

@@ -56,6 +56,23 @@ async def test_nul_characters_are_refused_naming_the_field_not_a_server_error(cl
     assert "NUL" in body["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/orgs/a%00b", "path.org"),
+        ("/api/v1/orgs/{org}/designs?q=a%00", "query.q"),
+        ("/api/v1/templates?tag=%00", "query.tag"),
+        ("/api/v1/templates/a%00b", "path.template_ref"),
+        ("/api/v1/orgs/{org}/audit-logs?action=x%00", "query.action"),
+    ],
+)
+async def test_nul_in_a_path_or_query_value_is_400_naming_it(client, api, url, field):
+    """PostgreSQL text cannot hold U+0000: such a value never reaches a query (it was a 500)."""
+    owner = await api.register("nulq")
+    r = await client.get(url.format(org=owner.org_slug), headers=owner.headers)
+    assert_problem(r, 400, field)
+
+
 async def test_oversize_body_is_413_naming_the_limit_and_its_setting(client):
     big = json.dumps(_valid() | {"name": "x" * (6 * 1024 * 1024)}).encode()
     body = assert_problem(
