@@ -132,9 +132,7 @@ class TooManyRequests(AppError):
     title = "Too many requests"
 
 
-def too_large(
-    what: str, limit: int, setting: str | None, *, unit: str = "bytes", **kw: Any
-) -> PayloadTooLarge:
+def too_large(what: str, limit: int, setting: str | None, **kw: Any) -> PayloadTooLarge:
     """413 that names the limit and the setting that raises it (``setting=None``: a fixed limit)."""
     raise_it = f"the server's {setting} raises it" if setting else "a fixed limit"
     return PayloadTooLarge(
