@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+# The checkout this code runs from (``app/`` sits in it). In a source checkout the default data dir
+# is ``.board3`` there, whatever the current directory: `scripts/run`, `board3 sandbox env` run from
+# another directory, and the sandbox provider launched by terraform in a working directory of its
+# own all find the same database and sandbox store.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> Path:
+    """``<checkout>/.board3`` in a source checkout (it holds pyproject.toml), else ``./.board3``
+    (an installed package has no checkout to keep data in)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / ".board3"
+    return Path(".board3").resolve()
+
 
 class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
@@ -164,7 +178,8 @@ class Settings:
 
 def load_settings() -> Settings:
     """Build settings from the current environment (raises ConfigError naming the variable)."""
-    data_dir = Path(_env("BOARD3_DATA_DIR", "./.board3") or "./.board3").expanduser().resolve()
+    configured_dir = _env("BOARD3_DATA_DIR")
+    data_dir = Path(configured_dir).expanduser().resolve() if configured_dir else default_data_dir()
     database_url = _env("DATABASE_URL")
     if database_url is not None and not database_url.startswith(("postgres://", "postgresql://")):
         raise ConfigError("DATABASE_URL must be a postgresql:// URL")

@@ -17,9 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusController
 
 import app.db  # noqa: F401  (points Piccolo at app.db.piccolo_conf before any table is used)
 from app.accounts.auth_service import AuthService, RunTokens
@@ -43,11 +41,14 @@ from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib import runtime as runtime_binding
 from app.lib.gate import make_gate
-from app.lib.health import HealthController
+from app.lib.health import HealthController, MetricsController
 from app.lib.middleware import RequestObserver
+from app.lib.openapi import SCHEMA_PATH, asset_routers, document_responses, render_plugins
+from app.lib.options import repair_allow
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.redis import make_redis
 from app.lib.runtime import Runtime, RuntimeBinding, freeze_startup_heap
+from app.lib.schema import refuse_nul
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
 from app.pipelines import tokens as run_tokens
@@ -78,12 +79,8 @@ def _openapi() -> OpenAPIConfig:
             "`application/problem+json` (RFC 9457). Lists are paginated with `limit` and an opaque "
             "`cursor`."
         ),
-        path="/schema",
-        render_plugins=[
-            RedocRenderPlugin(path="/"),
-            SwaggerRenderPlugin(path="/swagger"),
-            JsonRenderPlugin(),
-        ],
+        path=SCHEMA_PATH,
+        render_plugins=render_plugins(),
         use_handler_docstrings=True,
         components=Components(
             security_schemes={
@@ -184,7 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     auth = DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)
     route_handlers: list[Any] = [
         HealthController,
-        PrometheusController,
+        MetricsController,
         AuthController,
         OrganizationController,
         list_permissions,
@@ -197,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         TerraformBackendController,
         StatesController,
         PipelineController,
+        *asset_routers(),
     ]
     dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}
     if settings.sandbox_enabled:
@@ -209,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[auth],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_nul,
         plugins=[channels],
         stores=stores,
         state=State(
@@ -227,6 +226,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    document_responses(application, PUBLIC_PATHS)
+    repair_allow(application)
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
     # routable methods, then request id, access log and metrics for every response.
     application.asgi_handler = TerraformMethods(

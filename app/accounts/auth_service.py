@@ -130,23 +130,28 @@ class AuthService:
 
     # --- register / login -----------------------------------------------------------------------
 
-    def _check_password(self, password: str) -> None:
+    def _password_errors(self, password: str) -> list[FieldError]:
         minimum = self.security.password_min_length
         if len(password) < minimum:
-            raise ValidationFailed(
-                "password is too short",
-                errors=[FieldError("password", f"must be at least {minimum} characters")],
-            )
+            return [FieldError("password", f"must be at least {minimum} characters")]
         if password.strip() == "":
-            raise ValidationFailed("password is blank", errors=[FieldError("password", "must not be blank")])
+            return [FieldError("password", "must not be blank")]
+        return []
 
     async def register(self, data: RegisterRequest, client: Client) -> RegisterResponse:
-        email = normalize_email(data.email)
+        errors: list[FieldError] = []  # every failing field at once, not one per attempt
+        try:
+            email = normalize_email(data.email)
+        except ValidationFailed as exc:
+            errors += exc.errors
+            email = data.email.strip().lower()  # still counted by the rate limit
         await self._limit(f"ip:{client.ip}", f"account:{email}")
-        self._check_password(data.password)
+        errors += self._password_errors(data.password)
         name = data.name.strip()
         if not name:
-            raise ValidationFailed("name is blank", errors=[FieldError("name", "must not be blank")])
+            errors.append(FieldError("name", "must not be blank"))
+        if errors:
+            raise ValidationFailed(f"invalid value for {', '.join(e.field for e in errors)}", errors=errors)
         if await User.exists().where(User.email == email):  # spare the argon2 hash
             raise _email_taken()
         password_hash = await credentials.hash_password(data.password)

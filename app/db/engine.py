@@ -6,6 +6,7 @@ This is the only place that knows which database is in use. Domain code uses Pic
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,13 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def prepare_sqlite_file(path: str) -> None:
-    """WAL mode lets in-process workers and requests write side by side; it persists in the file."""
+    """WAL mode lets in-process workers and requests write side by side; it persists in the file.
+    The database holds password hashes and encrypted states: owner only (0600), its -wal and -shm
+    files too (SQLite creates them with the database's mode; older installs get theirs fixed)."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(file) and os.stat(file).st_mode & 0o077:
+            os.chmod(file, 0o600)
     with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -55,26 +55,42 @@ async def migrate() -> None:
     if not isinstance(engine, PostgresEngine):
         prepare_sqlite_file(engine.path)  # type: ignore[attr-defined]
     async with exclusive():
+        on_disk, pending = await _migrations()
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             result = await run_forwards(app_name=APP_NAME)
+        # Piccolo's own summary counts every migration as "already complete" before running the
+        # pending ones; only its per-migration lines ("- <id> [forwards]... ok!") are kept.
         for line in out.getvalue().splitlines():
-            if line.strip():
-                log.info("migrate: %s", line.strip())
+            if line.strip().startswith("- "):
+                migration, _, outcome = line.strip()[2:].partition(" [forwards]... ")
+                ok = outcome.startswith("ok")
+                log.info("migrate: %s %s", "applied" if ok else "ran", migration if ok else line.strip())
         if not result.success:
             raise RuntimeError(f"migration failed: {result.message}")
+        log.info(
+            "migrate: %d applied, %d were already applied",
+            len(pending),
+            len(on_disk) - len(pending),
+            extra={"applied": len(pending), "already_applied": len(on_disk) - len(pending)},
+        )
 
 
-async def pending_migrations() -> list[str]:
+async def _migrations() -> tuple[list[str], list[str]]:
+    """Every migration id on disk, and those the database has not run."""
     manager = BaseMigrationManager()
     app_config = manager.get_app_config(app_name=APP_NAME)
     on_disk = set(
         manager.get_migration_ids(manager.get_migration_modules(app_config.resolved_migrations_folder_path))
     )
     if not await Migration.table_exists():
-        return sorted(on_disk)
+        return sorted(on_disk), sorted(on_disk)
     ran = set(await Migration.get_migrations_which_ran(app_name=APP_NAME))
-    return sorted(on_disk - ran)
+    return sorted(on_disk), sorted(on_disk - ran)
+
+
+async def pending_migrations() -> list[str]:
+    return (await _migrations())[1]
 
 
 async def ensure_migrated() -> None:

@@ -79,26 +79,24 @@ async def add_comment(
     principal: Principal, events: DesignEvents, design_id: uuid.UUID, data: CommentCreate
 ) -> CommentRead:
     access = await design_access(principal, design_id, "comment")
+    errors: list[FieldError] = []  # every failing field at once
     parent_id = None
     if data.parent_id is not None:
         try:
             parent = await _comment(design_id, data.parent_id)
+            parent_id = parent["parent_id"] or parent["id"]  # replies attach to the thread's root
         except NotFound:
-            raise ValidationFailed(
-                "no such comment on this design", errors=[FieldError("parent_id", "no such comment")]
-            ) from None
-        parent_id = parent["parent_id"] or parent["id"]  # replies attach to the thread's root
+            errors.append(FieldError("parent_id", "no such comment on this design"))
     version = data.version
     if version is None and data.node_id is not None:
         version = access.current_version  # an anchor without a version is on the current one
     if version is not None:
         if not 1 <= version <= access.current_version:
-            raise ValidationFailed("no such version", errors=[FieldError("version", "no such version")])
-        if data.node_id is not None and not await _node_exists(access, data.node_id, version):
-            raise ValidationFailed(
-                f"version {version} has no node {data.node_id!r}",
-                errors=[FieldError("node_id", "not a node of that version")],
-            )
+            errors.append(FieldError("version", "no such version"))
+        elif data.node_id is not None and not await _node_exists(access, data.node_id, version):
+            errors.append(FieldError("node_id", f"version {version} has no node {data.node_id!r}"))
+    if errors:
+        raise ValidationFailed(f"invalid value for {', '.join(e.field for e in errors)}", errors=errors)
     now = utcnow()
     comment = Comment(
         organization=access.organization_id,

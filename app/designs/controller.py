@@ -37,6 +37,7 @@ from app.designs.schemas import (
     VersionSummary,
 )
 from app.designs.versions import CachedBody
+from app.lib.openapi import problem_spec
 from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.lib.schema import ProblemDetails
 
@@ -245,7 +246,11 @@ class DesignController(Controller):
         )
         return HttpResponse(summary, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @get("/designs/{design_id:uuid}/diff", summary="What changes between two versions")
+    @get(
+        "/designs/{design_id:uuid}/diff",
+        summary="What changes between two versions",
+        responses={422: problem_spec("`from` or `to` is not a version of the design (`errors` names each)")},
+    )
     async def diff(
         self,
         principal: NamedDependency[Principal],

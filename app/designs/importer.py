@@ -138,17 +138,20 @@ def _check_files(files: dict[str, str]) -> list[str]:
     blocks = sum(len(_BLOCK.findall(text)) for name, text in files.items() if name.endswith(".tf"))
     if blocks > limit:
         raise PayloadTooLarge(
-            f"the files declare {blocks} blocks; a design has at most {limit} nodes",
+            f"the files declare {blocks} blocks; a design has at most {limit} nodes "
+            "(the server's BOARD3_MAX_NODES raises it)",
             errors=[
                 FieldError("files", f"at most {limit} resources, data sources, modules, variables, outputs")
             ],
+            extra={"limit": limit, "setting": "BOARD3_MAX_NODES"},
         )
     complexity = hcl_complexity(files)
     if complexity > MAX_HCL_COMPLEXITY:
         raise PayloadTooLarge(
             f"the Terraform files are too large to import ({complexity} structural characters, "
-            f"at most {MAX_HCL_COMPLEXITY}); import fewer files at a time",
+            f"at most {MAX_HCL_COMPLEXITY}, a fixed limit); import fewer files at a time",
             errors=[FieldError("files", f"at most {MAX_HCL_COMPLEXITY} structural characters in all")],
+            extra={"limit": MAX_HCL_COMPLEXITY},
         )
     return [f"{name}: ignored (not a .tf or .tf.json file)" for name in ignored]
 
@@ -165,8 +168,10 @@ def _check_state(state: dict[str, Any]) -> None:
                 count += len(instances) if isinstance(instances, list) else 0
     if count > limit:
         raise PayloadTooLarge(
-            f"the state holds {count} resource instances; a design has at most {limit} nodes",
+            f"the state holds {count} resource instances; a design has at most {limit} nodes "
+            "(the server's BOARD3_MAX_NODES raises it)",
             errors=[FieldError("state.resources", f"at most {limit} resource instances")],
+            extra={"limit": limit, "setting": "BOARD3_MAX_NODES"},
         )
 
 

@@ -135,6 +135,9 @@ class OptionalBodyOperation(Operation):
             self.request_body.required = False
 
 
+_TF_JSON_KEYS = ("terraform", "provider", "variable", "locals", "data", "resource", "module", "output")
+
+
 @dataclass
 class ExportOperation(Operation):
     """The export's 200 response is JSON (``main.tf.json`` or the HCL files) or a zip archive."""
@@ -152,6 +155,9 @@ class ExportOperation(Operation):
                     Schema(
                         type=OpenAPIType.OBJECT,
                         description="format=json: main.tf.json, a Terraform JSON configuration",
+                        # Only Terraform's top-level block types, so no value matches both schemas.
+                        properties={key: Schema(type=OpenAPIType.OBJECT) for key in _TF_JSON_KEYS},
+                        additional_properties=False,
                     ),
                     *([files_schema] if files_schema is not None else []),
                 ]

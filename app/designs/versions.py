@@ -84,11 +84,21 @@ def prepare_canvas(canvas: Canvas, prefix: str = "canvas") -> PreparedCanvas:
     limits = canvas_limits()
     too_many = []
     if len(canvas.nodes) > limits.max_nodes:
-        too_many.append(FieldError(f"{prefix}.nodes", f"at most {limits.max_nodes} nodes"))
+        too_many.append(
+            FieldError(f"{prefix}.nodes", f"at most {limits.max_nodes} nodes (BOARD3_MAX_NODES raises it)")
+        )
     if len(canvas.edges) > limits.max_edges:
-        too_many.append(FieldError(f"{prefix}.edges", f"at most {limits.max_edges} edges"))
+        too_many.append(
+            FieldError(f"{prefix}.edges", f"at most {limits.max_edges} edges (BOARD3_MAX_EDGES raises it)")
+        )
     if too_many:
-        raise PayloadTooLarge("the canvas exceeds the configured size limits", errors=too_many)
+        raise PayloadTooLarge(
+            f"the canvas has {len(canvas.nodes)} nodes and {len(canvas.edges)} edges, more than the limits "
+            f"of {limits.max_nodes} nodes and {limits.max_edges} edges (the server's BOARD3_MAX_NODES and "
+            "BOARD3_MAX_EDGES raise them)",
+            errors=too_many,
+            extra={"max_nodes": limits.max_nodes, "max_edges": limits.max_edges},
+        )
     problems = check_structure(canvas, limits, prefix)
     if problems:
         raise ValidationFailed(
@@ -405,12 +415,17 @@ async def load_canvas(
 async def diff_versions(principal: Principal, design_id: uuid.UUID, from_: int, to: int) -> DiffRead:
     """The graph diff between two versions (version 0 is the empty canvas)."""
     access = await design_access(principal, design_id, "read")
-    for field, number in (("query.from", from_), ("query.to", to)):
-        if number < 0 or number > access.current_version:
-            raise ValidationFailed(
-                f"version {number} does not exist (current version is {access.current_version})",
-                errors=[FieldError(field, "no such version")],
-            )
+    missing = [
+        (field, number)
+        for field, number in (("query.from", from_), ("query.to", to))
+        if number < 0 or number > access.current_version
+    ]
+    if missing:
+        raise ValidationFailed(
+            f"version {' and '.join(str(n) for _, n in missing)} does not exist "
+            f"(current version is {access.current_version})",
+            errors=[FieldError(field, "no such version") for field, _ in missing],
+        )
     old = decode_canvas(await _canvas_bytes(access, from_))
     new = decode_canvas(await _canvas_bytes(access, to))
     result = graph_diff.diff(old, new)

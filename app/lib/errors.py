@@ -132,6 +132,16 @@ class TooManyRequests(AppError):
     title = "Too many requests"
 
 
+def too_large(what: str, limit: int, setting: str | None, **kw: Any) -> PayloadTooLarge:
+    """413 that names the limit and the setting that raises it (``setting=None``: a fixed limit)."""
+    raise_it = f"the server's {setting} raises it" if setting else "a fixed limit"
+    return PayloadTooLarge(
+        f"{what} is larger than the limit of {limit} bytes ({raise_it})",
+        extra={"limit": limit, **({"setting": setting} if setting else {})},
+        **kw,
+    )
+
+
 def not_found(kind: str) -> NotFound:
     """The one way to say "no such object (or not yours)": same words whether it exists or not."""
     return NotFound(f"{kind} not found", code="not-found")

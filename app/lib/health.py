@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Response as LitestarResponse
 from piccolo.querystring import QueryString
 
@@ -84,7 +86,16 @@ class HealthController(Controller):
     async def live(self) -> Health:
         return Health(status="ok", checks=[])
 
-    @get("/ready", exclude_from_auth=True, summary="Dependencies reachable: database, Redis, terraform")
+    @get(
+        "/ready",
+        exclude_from_auth=True,
+        summary="Dependencies reachable: database, Redis, terraform",
+        responses={
+            503: ResponseSpec(
+                Health, description="The database or Redis is unreachable", generate_examples=False
+            )
+        },
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> LitestarResponse[Health]:
         """503 when the database or Redis is unreachable; terraform is reported but not fatal."""
         from app.db import get_engine
@@ -101,3 +112,19 @@ class HealthController(Controller):
         return LitestarResponse(
             Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503
         )
+
+
+class MetricsController(PrometheusController):
+    """``/metrics`` as Litestar serves it, documented as the Prometheus text it is (not JSON)."""
+
+    tags = ["health"]
+
+    @get(
+        media_type="text/plain",
+        summary="Prometheus metrics",
+        response_description="Prometheus text exposition format",
+    )
+    async def get(self) -> LitestarResponse[bytes]:
+        """Request counts, durations and errors by route and status, and Python process metrics."""
+        response: LitestarResponse[bytes] = await PrometheusController.get.fn(self)
+        return response

@@ -16,7 +16,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.lib.errors import PROBLEM_BASE, AppError
+from app.lib.errors import PROBLEM_BASE, AppError, too_large
 
 log = logging.getLogger("board3.errors")
 
@@ -38,6 +38,7 @@ _TITLES = {
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
+_REFUSED_FIELD = re.compile(r"^`([^`]*)` must not")  # raised by app.lib.schema.Request
 
 
 def problem_response(
@@ -51,7 +52,7 @@ def problem_response(
 
 def _field_path(key: str | None, message: str) -> str:
     base = "" if key in (None, "", "data") else str(key)
-    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+    for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD, _REFUSED_FIELD):
         m = pattern.search(message)
         if m:
             return f"{base}.{m.group(1)}" if base else m.group(1)
@@ -113,10 +114,18 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         code, title = "malformed-body", "Malformed request body"
     if status == 404 and detail == "Not Found":
         detail = "no such route"
+    if status == 413:  # Litestar's request body limit: BOARD3_MAX_BODY_BYTES
+        return app_error_handler(request, _body_too_large(request))
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException) and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="board3"'
     return problem_response(status, code, title, detail, None, headers)
+
+
+def _body_too_large(request: Request[Any, Any, Any]) -> AppError:
+    """Litestar refuses a body over the route's limit, which is the app's (BOARD3_MAX_BODY_BYTES)."""
+    limit = request.route_handler.resolve_request_max_body_size() or 0
+    return too_large("the request body", limit, "BOARD3_MAX_BODY_BYTES")
 
 
 def recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

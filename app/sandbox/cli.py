@@ -7,6 +7,7 @@ import os
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +15,7 @@ import msgspec
 
 from app.config import get_settings
 from app.lib.errors import AppError
-from app.sandbox import PROVIDER_SOURCE, PROVIDER_VERSION
+from app.sandbox import PROVIDER_SOURCE, PROVIDER_VERSION, STORE_ENV
 from app.sandbox.install import install_mirror, terraform_env
 from app.sandbox.schemas import SandboxResourceRead
 from app.sandbox.service import SandboxConsole
@@ -79,9 +80,22 @@ def env_command() -> None:
     """Print `export` lines for running terraform by hand: eval "$(board3 sandbox env)"."""
     data_dir = get_settings().data_dir
     install_mirror(data_dir)
-    env = terraform_env(data_dir, store_path_from_env(os.environ, data_dir))
+    store = store_path_from_env(os.environ, data_dir)
+    env = terraform_env(data_dir, store)
     for name, value in env.items():
         click.echo(f"export {name}={shlex.quote(value)}")
+    # On stderr, so `eval` leaves it on the screen: a server started with another BOARD3_DATA_DIR
+    # (or BOARD3_SANDBOX_STORE) keeps its sandbox elsewhere, and its console would not see this one.
+    click.echo(f"board3: sandbox store {env[STORE_ENV]} ({_store_origin(data_dir)})", err=True)
+
+
+def _store_origin(data_dir: Path) -> str:
+    """Why the store is where it is, in the words of the setting that put it there."""
+    if os.environ.get(STORE_ENV, "").strip():
+        return f"from {STORE_ENV}"
+    if os.environ.get("BOARD3_DATA_DIR", "").strip():
+        return f"in BOARD3_DATA_DIR {data_dir}"
+    return f"in the default data dir {data_dir}; set BOARD3_DATA_DIR to use another"
 
 
 @sandbox.command("list")

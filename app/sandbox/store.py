@@ -9,6 +9,7 @@ are mirrored into a ``refs`` table so "what uses this subnet" is one indexed que
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -54,6 +55,14 @@ def store_path_from_env(environ: Mapping[str, str], data_dir: Path) -> Path:
     """``BOARD3_SANDBOX_STORE`` when set, else the data dir's default store."""
     configured = environ.get(STORE_ENV, "").strip()
     return Path(configured).expanduser() if configured else default_store_path(data_dir)
+
+
+def _owner_only(path: Path) -> None:
+    """The store (mode 0600) and its -wal/-shm files, which SQLite creates with the store's mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 class StoreError(Exception):
@@ -202,6 +211,7 @@ class SandboxStore:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(self.path)
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )

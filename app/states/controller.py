@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -75,7 +76,13 @@ class StatesController(Controller):
     @get(
         "/{name:str}/versions/{serial:int}",
         summary="Download one version (decrypted state JSON)",
-        response_description="The state document exactly as Terraform wrote it",
+        responses={
+            200: ResponseSpec(
+                dict[str, Any],
+                description="The state document exactly as Terraform wrote it (state format 4)",
+                generate_examples=False,
+            )
+        },
     )
     async def download_version(
         self, principal: NamedDependency[Principal], org: FromPath[str], name: FromPath[str], serial: Serial

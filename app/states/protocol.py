@@ -13,15 +13,18 @@ from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import Response
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.accounts.authz import Principal
 from app.config import get_settings
-from app.lib.errors import BadRequest, PayloadTooLarge
+from app.lib.errors import BadRequest
+from app.lib.errors import too_large as body_too_large
+from app.lib.schema import ProblemDetails
 from app.states import backend, locks
-from app.states.header import MAX_LOCK_BODY
+from app.states.header import MAX_LOCK_BODY, LockInfo
 
 LOCK_METHODS = {"LOCK": "POST", "UNLOCK": "DELETE"}
 JSON = "application/json"
@@ -45,6 +48,30 @@ Force = Annotated[
 ]
 
 
+PROBLEM = "application/problem+json"
+STATE_DOCUMENT = ResponseSpec(
+    dict[str, Any],
+    description="The current state document (Terraform state format 4)",
+    media_type=JSON,
+    generate_examples=False,
+)
+NO_STATE = ResponseSpec(None, description="No state yet")
+EMPTY_OK = ResponseSpec(None, description="Done (empty body)")
+LOCKED = ResponseSpec(
+    ProblemDetails,
+    description="Locked by someone else: a problem whose top level also holds the holder's lock info "
+    "(`ID`, `Operation`, `Who`, `Info`, `Version`, `Created`, `Path`), as Terraform expects",
+    media_type=PROBLEM,
+    generate_examples=False,
+)
+TOO_LARGE = ResponseSpec(
+    ProblemDetails,
+    description="Larger than `BOARD3_MAX_STATE_BYTES` (the detail names the limit)",
+    media_type=PROBLEM,
+    generate_examples=False,
+)
+
+
 class TerraformMethods:
     """ASGI wrapper: route Terraform's LOCK/UNLOCK as POST/DELETE on ``/tf/{org}/{state}/lock``."""
 
@@ -63,13 +90,11 @@ class TerraformMethods:
         await self.app(scope, receive, send)
 
 
-async def read_body(request: Request[Any, Any, Any], limit: int) -> bytearray:
-    """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``."""
-    too_large = PayloadTooLarge(
-        f"the body is larger than the limit of {limit} bytes",
-        code="payload-too-large",
-        extra={"limit": limit},
-    )
+async def read_body(request: Request[Any, Any, Any], limit: int, setting: str | None) -> bytearray:
+    """The whole body (chunked or with Content-Length) in one buffer; 413 beyond ``limit``, naming
+    the ``setting`` that raises it (None: a fixed limit)."""
+    what = "the state" if setting else "the lock info"
+    too_large = body_too_large(what, limit, setting)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -98,7 +123,11 @@ class TerraformBackendController(Controller):
     request_max_body_size = None  # bodies are bounded by read_body (BOARD3_MAX_STATE_BYTES)
     security = [{"BasicAuth": []}, {"BearerToken": []}]
 
-    @get("/{org:str}/{name:str}", summary="Current state (Terraform http backend)")
+    @get(
+        "/{org:str}/{name:str}",
+        summary="Current state (Terraform http backend)",
+        responses={200: STATE_DOCUMENT, 204: NO_STATE},
+    )
     async def read(
         self, principal: NamedDependency[Principal], org: FromPath[str], name: FromPath[str]
     ) -> Response[bytes]:
@@ -111,7 +140,12 @@ class TerraformBackendController(Controller):
         md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
         return Response(content=data, status_code=200, media_type=JSON, headers={"Content-MD5": md5})
 
-    @post("/{org:str}/{name:str}", status_code=200, summary="Write a new state version")
+    @post(
+        "/{org:str}/{name:str}",
+        status_code=200,
+        summary="Write a new state version",
+        responses={200: EMPTY_OK, 413: TOO_LARGE, 423: LOCKED},
+    )
     async def write(
         self,
         request: Request[Any, Any, Any],
@@ -126,13 +160,24 @@ class TerraformBackendController(Controller):
         locked, else 423 with the holder's lock info). Same serial and bytes: 200, nothing stored.
         Older serial, other lineage, or same serial with other bytes: 409. Not a state: 400. Over
         `BOARD3_MAX_STATE_BYTES`: 413. A refused write changes nothing."""
-        body = await read_body(request, _state_limit())
+        body = await read_body(request, _state_limit(), "BOARD3_MAX_STATE_BYTES")
         await backend.write_state(
             principal, org, name, body, lock_id=lock_id, content_md5=content_md5, force=force
         )
         return Response(content=b"", status_code=200)
 
-    @post("/{org:str}/{name:str}/lock", status_code=200, summary="LOCK (also POST) the state")
+    @post(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="LOCK (also POST) the state",
+        responses={
+            200: ResponseSpec(
+                LockInfo, description="Taken: the lock info", media_type=JSON, generate_examples=False
+            ),
+            413: TOO_LARGE,
+            423: LOCKED,
+        },
+    )
     async def lock(
         self,
         request: Request[Any, Any, Any],
@@ -142,11 +187,16 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: Terraform's lock info. 200 when taken; 423 with the holder's lock info otherwise
         (`state:write`). Creates the state on first use."""
-        body = await read_body(request, MAX_LOCK_BODY)
+        body = await read_body(request, MAX_LOCK_BODY, None)
         info = await locks.lock(principal, org, name, body)
         return Response(content=info, status_code=200, media_type=JSON)
 
-    @delete("/{org:str}/{name:str}/lock", status_code=200, summary="UNLOCK (also DELETE) the state")
+    @delete(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="UNLOCK (also DELETE) the state",
+        responses={200: EMPTY_OK, 413: TOO_LARGE, 423: LOCKED},
+    )
     async def unlock(
         self,
         request: Request[Any, Any, Any],
@@ -156,6 +206,6 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: the holder's lock info (releases; another id gets 423 with the holder's info).
         An empty body is `terraform force-unlock` and needs `state:admin`."""
-        body = await read_body(request, MAX_LOCK_BODY)
+        body = await read_body(request, MAX_LOCK_BODY, None)
         await locks.unlock(principal, org, name, body)
         return Response(content=b"", status_code=200)

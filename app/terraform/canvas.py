@@ -65,6 +65,28 @@ class CanvasProblem:
 
     field: str
     message: str
+    code: str | None = None  # the validation problem code when the field path does not tell it
+
+
+_TEXT_FIELDS = {"nodes": ("id", "type", "name"), "edges": ("attribute",)}
+
+
+def _nul_problems(canvas: Canvas, prefix: str) -> list[CanvasProblem]:
+    """Names and ids are stored as database text, which cannot hold U+0000."""
+    problems = []
+    for kind, items in (("nodes", canvas.nodes), ("edges", canvas.edges)):
+        for i, item in enumerate(items):
+            for name in _TEXT_FIELDS[kind]:
+                value = getattr(item, name)
+                if value is not None and "\x00" in value:
+                    problems.append(
+                        CanvasProblem(
+                            f"{prefix}.{kind}[{i}].{name}",
+                            "must not contain NUL characters (U+0000)",
+                            code="invalid-text",
+                        )
+                    )
+    return problems
 
 
 def check_structure(canvas: Canvas, limits: CanvasLimits, prefix: str = "canvas") -> list[CanvasProblem]:
@@ -80,6 +102,7 @@ def check_structure(canvas: Canvas, limits: CanvasLimits, prefix: str = "canvas"
         )
     if problems:
         return problems
+    problems.extend(_nul_problems(canvas, prefix))
     ids: set[str] = set()
     for i, node in enumerate(canvas.nodes):
         if node.id in ids:

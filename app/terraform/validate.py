@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import networkx as nx
 
-from app.terraform.canvas import Canvas, CanvasLimits, Edge, check_structure
+from app.terraform.canvas import Canvas, CanvasLimits, CanvasProblem, Edge, check_structure
 from app.terraform.catalog import Catalog, property_spec
 from app.terraform.graph import (
     AddressIndex,
@@ -57,7 +57,7 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
     out = Collector()
     structural = check_structure(canvas, limits or CanvasLimits())
     for sp in structural:
-        _structural_problem(out, sp.field, sp.message, canvas)
+        _structural_problem(out, sp, canvas)
     if any(sp.field.endswith((".nodes", ".edges")) for sp in structural):
         return Analysis(canvas, [], {}, [], out.finish())
 
@@ -135,10 +135,18 @@ def analyze(canvas: Canvas, catalog: Catalog, limits: CanvasLimits | None = None
 # --------------------------------------------------------------------------------------------
 
 
-def _structural_problem(out: Collector, field: str, message: str, canvas: Canvas) -> None:
+def _structural_problem(out: Collector, problem: CanvasProblem, canvas: Canvas) -> None:
+    field, message = problem.field, problem.message
     m = INDEX_RE.search(field)
     idx = int(m.group(1)) if m else None
-    if ".edges[" in field:
+    if problem.code is not None:
+        where = (
+            {"edge": idx}
+            if ".edges[" in field
+            else {"node": canvas.nodes[idx].id if idx is not None else None}
+        )
+        out.add(problem.code, f"{field}: {message}", **where)
+    elif ".edges[" in field:
         out.add("dangling-edge", message, edge=idx)
     elif field.endswith((".nodes", ".edges")):
         out.add("too-large", message)

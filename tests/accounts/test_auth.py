@@ -41,6 +41,15 @@ async def test_register_default_org_name_and_duplicate_email(client):
     assert_problem(r, 409, "email")
 
 
+async def test_register_names_every_failing_field_at_once(client):
+    r = await client.post(
+        "/api/v1/auth/register", json={"email": "not-an-address", "password": "short", "name": "  "}
+    )
+    body = assert_problem(r, 422)
+    assert [e["field"] for e in body["errors"]] == ["email", "password", "name"]
+    assert body["detail"] == "invalid value for email, password, name"
+
+
 async def test_password_policy_and_email_validation(client):
     r = await client.post(
         "/api/v1/auth/register", json={"email": unique_email(), "password": "short", "name": "A"}

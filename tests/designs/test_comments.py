@@ -74,6 +74,12 @@ async def test_threads_anchors_filters_and_resolution(client, api):
         url, json={"body": "x", "parent_id": "00000000-0000-0000-0000-000000000000"}, headers=owner.headers
     )
     assert_problem(r, 422, "parent_id")
+    r = await client.post(
+        url,
+        json={"body": "x", "parent_id": "00000000-0000-0000-0000-000000000000", "version": 9},
+        headers=owner.headers,
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["parent_id", "version"]
 
 
 async def test_edit_and_delete_permissions(client, api):

@@ -232,12 +232,26 @@ async def test_malformed_canvases_are_422_naming_the_element_and_store_nothing(c
     assert [d["id"] for d in listed] == [design["id"]]
 
 
+async def test_nul_in_node_ids_types_and_names_is_422_naming_the_field(client, api):
+    """They are stored as database text (the resources table); PostgreSQL refuses U+0000 there."""
+    owner = await api.register("dnul")
+    design = await create_design(client, owner, vpc_canvas())
+    for field in ("id", "type", "name"):
+        bad = node("n", "terraform_data", "n") | {
+            field: {"id": "n", "type": "terraform_data", "name": "n"}[field] + "\x00"
+        }
+        r = await save(client, owner, design["id"], {"nodes": [bad], "edges": []}, base=1)
+        assert "NUL" in assert_problem(r, 422, f"canvas.nodes[0].{field}")["errors"][0]["message"]
+
+
 async def test_oversize_canvases_are_413(client, api):
     owner = await api.register("dbig")
     design = await create_design(client, owner, vpc_canvas())
     too_many = big_canvas(20_001)
     r = await save(client, owner, design["id"], too_many, base=1)
-    assert_problem(r, 413, "canvas.nodes")
+    body = assert_problem(r, 413, "canvas.nodes")
+    assert body["max_nodes"] == 20_000 and "BOARD3_MAX_NODES" in body["detail"]
+    assert "BOARD3_MAX_NODES" in body["errors"][0]["message"]
     huge = {"nodes": [node("a", "terraform_data", "a", blob="x" * (6 * 1024 * 1024))], "edges": []}
     assert_problem(await save(client, owner, design["id"], huge, base=1), 413)
     versions = (await client.get(f"/api/v1/designs/{design['id']}/versions", headers=owner.headers)).json()[

@@ -209,6 +209,8 @@ async def test_diff_endpoint(client, api):
     same = (await client.get(url, params={"from": 2, "to": 2}, headers=owner.headers)).json()
     assert same["summary"] == {k: 0 for k in same["summary"]}
     assert_problem(await client.get(url, params={"from": 1, "to": 5}, headers=owner.headers), 422, "query.to")
+    both = assert_problem(await client.get(url, params={"from": 7, "to": 5}, headers=owner.headers), 422)
+    assert [e["field"] for e in both["errors"]] == ["query.from", "query.to"]  # every bad one at once
     assert_problem(await client.get(url, params={"from": -1, "to": 1}, headers=owner.headers), 400)
     assert_problem(await client.get(url, params={"to": 1}, headers=owner.headers), 400)
 

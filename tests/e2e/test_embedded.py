@@ -42,6 +42,15 @@ def test_scripts_run_twice_on_the_same_data_dir(tmp_path):
         while request_id not in server.output() and time.monotonic() < deadline:
             time.sleep(0.1)
         log_lines = [line for line in server.output().splitlines() if line.startswith("{")]
+        sandbox = httpx.get(
+            server.url + "/api/v1/sandbox/resources", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert sandbox.status_code == 200, sandbox.text
+        # The databases and their WAL files (while a connection has them open) are owner-only.
+        for name in ("board3.sqlite3", "sandbox/store.sqlite3"):
+            assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+            for path in data_dir.glob(f"{name}-*"):
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert (data_dir / "board3.sqlite3").exists()
     secret = data_dir / "secrets" / "jwt.key"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600

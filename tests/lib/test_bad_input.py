@@ -33,6 +33,8 @@ def _valid() -> dict:
         (json.dumps(_valid() | {"email": "no-at-sign.example.com"}).encode(), 422, "email"),
         (json.dumps(_valid() | {"email": "two@@example.com"}).encode(), 422, "email"),
         (json.dumps(_valid() | {"organization": ""}).encode(), 422, "organization"),
+        (json.dumps(_valid() | {"name": "Ada\u0000"}).encode(), 422, "name"),  # PostgreSQL text refuses NUL
+        (json.dumps(_valid() | {"organization": "\u0000"}).encode(), 422, "organization"),
         (json.dumps({"email": unique_email(), "password": PASSWORD}).encode(), 422, "name"),
         (b"[" * 100_000 + b"]" * 100_000, 400, None),
     ],
@@ -47,11 +49,38 @@ async def test_register_rejects_bad_bodies(client, body, status, field):
     assert await User.count() == before
 
 
-async def test_oversize_body_is_413(client):
+async def test_nul_characters_are_refused_naming_the_field_not_a_server_error(client, api):
+    owner = await api.register("nul")
+    r = await client.patch(f"/api/v1/orgs/{owner.org_slug}", json={"name": "a\u0000b"}, headers=owner.headers)
+    body = assert_problem(r, 422, "name")
+    assert "NUL" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/orgs/a%00b", "path.org"),
+        ("/api/v1/orgs/{org}/designs?q=a%00", "query.q"),
+        ("/api/v1/templates?tag=%00", "query.tag"),
+        ("/api/v1/templates/a%00b", "path.template_ref"),
+        ("/api/v1/orgs/{org}/audit-logs?action=x%00", "query.action"),
+    ],
+)
+async def test_nul_in_a_path_or_query_value_is_400_naming_it(client, api, url, field):
+    """PostgreSQL text cannot hold U+0000: such a value never reaches a query (it was a 500)."""
+    owner = await api.register("nulq")
+    r = await client.get(url.format(org=owner.org_slug), headers=owner.headers)
+    assert_problem(r, 400, field)
+
+
+async def test_oversize_body_is_413_naming_the_limit_and_its_setting(client):
     big = json.dumps(_valid() | {"name": "x" * (6 * 1024 * 1024)}).encode()
-    assert_problem(
+    body = assert_problem(
         await client.post(REGISTER, content=big, headers={"Content-Type": "application/json"}), 413
     )
+    limit = 5 * 1024 * 1024
+    assert (body["limit"], body["setting"]) == (limit, "BOARD3_MAX_BODY_BYTES")
+    assert f"limit of {limit} bytes" in body["detail"] and "BOARD3_MAX_BODY_BYTES" in body["detail"]
 
 
 async def test_unknown_route_and_wrong_method_are_problems(client, api):

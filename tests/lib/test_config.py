@@ -1,9 +1,10 @@
-"""Settings read from the environment: BOARD3_PUBLIC_URL."""
+"""Settings read from the environment: BOARD3_PUBLIC_URL, the default data dir."""
 
 from __future__ import annotations
 
 import pytest
 
+from app import config
 from app.config import ConfigError, load_settings
 
 
@@ -55,3 +56,21 @@ def test_a_bad_public_url_is_a_config_error_naming_the_variable(env, value):
     env.setenv("BOARD3_PUBLIC_URL", value)
     with pytest.raises(ConfigError, match="BOARD3_PUBLIC_URL"):
         load_settings()
+
+
+def test_the_default_data_dir_is_the_checkouts_whatever_the_current_directory(monkeypatch, tmp_path):
+    """A server started by scripts/run and a CLI started elsewhere must share one database and store."""
+    monkeypatch.delenv("BOARD3_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.data_dir == config.PROJECT_ROOT / ".board3"
+    assert settings.database.sqlite_path == config.PROJECT_ROOT / ".board3" / "board3.sqlite3"
+    monkeypatch.setenv("BOARD3_DATA_DIR", "relative-dir")
+    assert load_settings().data_dir == tmp_path / "relative-dir"  # a value given is the caller's
+
+
+def test_without_a_checkout_the_default_data_dir_is_the_current_directorys(monkeypatch, tmp_path):
+    monkeypatch.delenv("BOARD3_DATA_DIR", raising=False)
+    monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().data_dir == tmp_path / ".board3"

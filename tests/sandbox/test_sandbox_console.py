@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,13 +12,16 @@ from click.testing import CliRunner
 from litestar.di import Provide
 from litestar.testing import TestClient, create_test_client
 
+from app import config
+from app.config import load_settings, reset_settings
 from app.lib.pagination import encode_cursor
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.sandbox.cli import parse_assignment, sandbox
 from app.sandbox.cloud import SandboxCloud
 from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.sandbox.install import SandboxInstall
-from app.sandbox.store import SandboxStore
+from app.sandbox.provider import resolve_store_path
+from app.sandbox.store import SandboxStore, default_store_path
 
 URL = "/api/v1/sandbox/resources"
 
@@ -70,6 +74,42 @@ def test_cli_install_and_env(board3_env: SandboxInstall) -> None:
     assert f"export TF_CLI_CONFIG_FILE={board3_env.cli_config}" in lines
     assert f"export BOARD3_SANDBOX_STORE={board3_env.store_path}" in lines
     assert "export CHECKPOINT_DISABLE=1" in lines
+
+
+def test_cli_env_without_a_data_dir_uses_the_checkouts_store_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Run from another directory, `sandbox env` must point terraform at the store the server (started
+    from the checkout) uses, and tell which one it is."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "pyproject.toml").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(config, "PROJECT_ROOT", checkout)
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("BOARD3_DATA_DIR")
+    monkeypatch.delenv("BOARD3_SANDBOX_STORE", raising=False)
+    reset_settings()
+    try:
+        result = invoke("env")
+        server_store = default_store_path(load_settings().data_dir)
+        provider_store = resolve_store_path(None, {})
+    finally:
+        reset_settings()
+    expected = checkout / ".board3" / "sandbox" / "store.sqlite3"
+    assert server_store == provider_store == expected
+    assert f"export BOARD3_SANDBOX_STORE={expected}" in result.stdout.splitlines()
+    assert f"board3: sandbox store {expected} (in the default data dir" in result.stderr
+    assert "BOARD3_DATA_DIR" in result.stderr
+    assert not (elsewhere / ".board3").exists()
+
+
+def test_cli_env_names_the_setting_that_chose_the_store(board3_env: SandboxInstall, monkeypatch) -> None:
+    assert f"(in BOARD3_DATA_DIR {board3_env.data_dir})" in invoke("env").stderr
+    monkeypatch.setenv("BOARD3_SANDBOX_STORE", str(board3_env.data_dir / "other.sqlite3"))
+    other = board3_env.data_dir / "other.sqlite3"
+    assert f"sandbox store {other} (from BOARD3_SANDBOX_STORE)" in invoke("env").stderr
 
 
 def test_cli_list_set_show_delete(world: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -41,6 +42,21 @@ def test_insert_get_update_delete_round_trip(tmp_path: Path) -> None:
         assert tx.delete("net-1") is False
     assert store.get("net-1") is None
     store.close()
+
+
+def test_the_store_and_its_wal_files_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox" / "store.sqlite3"
+    store = SandboxStore(path)
+    with store.transaction() as tx:
+        tx.insert("net-1", "sandbox_network", {"cidr_block": "10.0.0.0/16"})
+    for file in (path, path.with_name("store.sqlite3-wal"), path.with_name("store.sqlite3-shm")):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    store.close()
+    path.chmod(0o644)  # a store made before stores were private is fixed when next opened
+    reopened = SandboxStore(path)
+    assert reopened.get("net-1") is not None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    reopened.close()
 
 
 def test_listing_filters_by_type_and_pages_in_creation_order(store: SandboxStore) -> None:

@@ -182,7 +182,9 @@ async def test_too_large_is_413_and_changes_nothing(client, keys, monkeypatch):
     good = state_doc(1)
     assert (await client.post(url, content=good, headers=keys.headers())).status_code == 200
     big = b" " * (limit + 1)
-    assert_problem(await client.post(url, content=big, headers=keys.headers()), 413)
+    refused = assert_problem(await client.post(url, content=big, headers=keys.headers()), 413)
+    assert (refused["limit"], refused["setting"]) == (limit, "BOARD3_MAX_STATE_BYTES")
+    assert f"limit of {limit} bytes" in refused["detail"] and "BOARD3_MAX_STATE_BYTES" in refused["detail"]
 
     async def chunks():  # no Content-Length: counted while streaming
         for _ in range(limit // (1 << 20) + 1):

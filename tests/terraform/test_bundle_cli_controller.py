@@ -3,18 +3,23 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
+import msgspec
 from click.testing import CliRunner
 from litestar.testing import create_test_client
 
 from app.config import reset_settings
 from app.terraform.bundle import backend_tf, build_bundle
+from app.terraform.canvas import Canvas
 from app.terraform.catalog import load_catalog, reset_catalog_cache
 from app.terraform.cli import catalog as catalog_cli
 from app.terraform.controller import CatalogController
 from app.terraform.samples import offline_design
 
 from .test_codegen import web_canvas
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bundle_holds_code_modules_and_backend_and_is_deterministic(catalog):
@@ -24,7 +29,7 @@ def test_bundle_holds_code_modules_and_backend_and_is_deterministic(catalog):
     )
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert names == sorted(names)
-    assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf"} <= set(names)
+    assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf", "README.md"} <= set(names)
     assert {"modules/label/main.tf", "modules/label/variables.tf", "modules/label/outputs.tf"} <= set(names)
     assert not any(n.startswith("modules/aws_network") for n in names)
     backend = zipfile.ZipFile(io.BytesIO(data)).read("backend.tf").decode()
@@ -36,6 +41,28 @@ def test_bundle_holds_code_modules_and_backend_and_is_deterministic(catalog):
         io.BytesIO(build_bundle(offline_design(5), catalog, base_url="x", org="o", state="s", fmt="json"))
     )
     assert "main.tf.json" in json_zip.namelist() and "main.tf" not in json_zip.namelist()
+
+
+def _readme(canvas, catalog) -> str:
+    data = build_bundle(canvas, catalog, base_url="http://b3.example:8000/", org="acme", state="design-1")
+    return zipfile.ZipFile(io.BytesIO(data)).read("README.md").decode()
+
+
+def test_bundle_readme_says_how_to_authenticate_and_mentions_sandbox_only_when_used(catalog):
+    template = json.loads((ROOT / "seeds/templates/sandbox-static-site.json").read_text())
+    with_sandbox = _readme(msgspec.convert(template["canvas"], Canvas), catalog)
+    assert "`http://b3.example:8000/tf/acme/design-1`" in with_sandbox
+    assert "http://b3.example:8000/api/v1/orgs/acme/api-keys" in with_sandbox
+    assert "TF_HTTP_PASSWORD" in with_sandbox and "-backend-config=password=" in with_sandbox
+    assert "board3.local/board3/sandbox" in with_sandbox
+    assert 'eval "$("$B3/scripts/board3" sandbox env)"' in with_sandbox
+    assert "sandbox install" in with_sandbox and "terraform init" in with_sandbox
+
+    without = _readme(offline_design(3), catalog)  # terraform_data only: no provider to fetch
+    assert "sandbox" not in without.lower() and "registry" not in without
+    assert "TF_HTTP_PASSWORD" in without and "terraform init" in without
+    aws = _readme(web_canvas(), catalog)
+    assert "sandbox" not in aws.lower() and "`hashicorp/aws` from the Terraform registry" in aws
 
 
 def test_backend_values_are_escaped():

@@ -110,6 +110,8 @@ async def test_zip_bundle_has_files_modules_and_backend(client, api):
     assert {"main.tf", "outputs.tf", "variables.tf", "backend.tf", "modules/label/main.tf"} <= set(files)
     state = f"design-{design_id}"
     address = f"http://testserver.local/tf/{owner.org_slug}/{state}"
+    assert f"`{address}`" in files["README.md"] and "TF_HTTP_PASSWORD" in files["README.md"]
+    assert "sandbox" not in files["README.md"]  # this design uses no sandbox resource
     backend = hcl2.loads(files["backend.tf"])["terraform"][0]["backend"][0]['"http"']
     assert backend["address"] == f'"{address}"'
     assert backend["lock_address"] == backend["unlock_address"] == f'"{address}/lock"'

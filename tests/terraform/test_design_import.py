@@ -383,7 +383,7 @@ async def test_oversize_inputs_are_413_or_422(client, api):
     # The same as HCL is refused before parsing (python-hcl2 would need minutes).
     hcl = "".join(f'resource "terraform_data" "r{i}" {{\n}}\n' for i in range(20_001))
     r = await client.post(url, json={"name": "x", "files": {"main.tf": hcl}}, headers=owner.headers)
-    assert_problem(r, 413, "files")
+    assert assert_problem(r, 413, "files")["setting"] == "BOARD3_MAX_NODES"
     dense = "locals {\n  x = [" + "1," * (MAX_HCL_COMPLEXITY + 1) + "]\n}\n"
     r = await client.post(url, json={"name": "x", "files": {"main.tf": dense}}, headers=owner.headers)
     assert_problem(r, 413, "files")

@@ -65,6 +65,24 @@ def test_megabyte_strings_and_hostile_names(catalog):
     assert out == big.replace("${", "$${")
 
 
+def test_nul_in_ids_and_names_is_a_problem_naming_the_field(catalog):
+    canvas = Canvas(
+        nodes=[
+            Node(id="a\x00", type="terraform_data", name="a"),
+            Node(id="b", type="terraform_data", name="b\x00"),
+        ],
+        edges=[Edge(source="b", target="a\x00", attribute="x\x00")],
+    )
+    problems = [
+        (p.code, p.node, p.edge) for p in validate(canvas, catalog).problems if p.code == "invalid-text"
+    ]
+    assert problems == [
+        ("invalid-text", "a\x00", None),
+        ("invalid-text", "b", None),
+        ("invalid-text", None, 0),
+    ]
+
+
 def test_hostile_import_files_fail_cleanly(catalog):
     for content in ["{" * 10_000, 'resource "a" {', "\x00\x01", "x = " + "[" * 3000]:
         try:
