@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar import Response as HttpResponse
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
@@ -53,6 +55,30 @@ LastEventId = Annotated[
         description="Resume a stream after this line (sent by EventSource)",
     ),
 ]
+
+
+@dataclass
+class LogOperation(Operation):
+    """The log's 200 response is plain text, or an event stream with ``?follow=true``."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses.get("200") if self.responses else None
+        if not isinstance(ok, OpenAPIResponse):
+            return
+        ok.description = "The log as text, or (`follow=true`) as server-sent events"
+        event = Schema(
+            type=OpenAPIType.OBJECT,
+            description="One server-sent event: a `line` (its id is the line number) or the `end`",
+            properties={
+                "event": Schema(type=OpenAPIType.STRING, enum=["line", "end"]),
+                "id": Schema(type=OpenAPIType.STRING, description="The line number (0-based)"),
+                "data": Schema(type=OpenAPIType.STRING, description="The line, or the final status"),
+            },
+        )
+        ok.content = {
+            "text/plain": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+            "text/event-stream": OpenAPIMediaType(schema=event),
+        }
 
 
 class PipelineController(Controller):
@@ -209,6 +235,7 @@ class PipelineController(Controller):
     @get(
         "/executions/{execution_id:uuid}/logs",
         summary="An execution's log (text, or live as server-sent events)",
+        operation_class=LogOperation,
     )
     async def logs(
         self,

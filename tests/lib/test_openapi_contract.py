@@ -45,6 +45,7 @@ SKIPPED = {
     ("POST", "/api/v1/auth/register"): "rate limited per client address; covered by the auth tests",
     ("POST", "/api/v1/auth/login"): "rate limited per account; covered by the auth tests",
     ("POST", "/api/v1/auth/refresh"): "rotates refresh tokens; covered by the auth tests",
+    ("DELETE", "/api/v1/pipelines/{pipeline_id}"): "deletes the pipeline the other operations use",
 }
 
 STATE = {
@@ -89,6 +90,17 @@ def _world(base_url: str) -> dict[str, Any]:
         assert r.status_code == 201, r.text
         key = http.post(f"/api/v1/orgs/{org}/api-keys", json={"name": "contract"})
         assert key.status_code == 201, key.text
+        r = http.post(f"/api/v1/designs/{design_id}/pipelines", json={"environment": "contract"})
+        assert r.status_code == 201, r.text
+        pipeline_id = r.json()["id"]
+        r = http.post(f"/api/v1/pipelines/{pipeline_id}/variables", json={"key": "region", "value": "eu"})
+        assert r.status_code == 201, r.text
+        variable_id = r.json()["id"]
+        # A finished execution (canceled before any worker took it): its log stream ends at once.
+        r = http.post(f"/api/v1/pipelines/{pipeline_id}/executions", json={"operation": "plan"})
+        assert r.status_code == 202, r.text
+        execution_id = r.json()["id"]
+        assert http.post(f"/api/v1/executions/{execution_id}/cancel").status_code == 200
         return {
             "token": token,
             "path": {
@@ -101,6 +113,9 @@ def _world(base_url: str) -> dict[str, Any]:
                 "template_ref": "sandbox-static-site",
                 "user_id": body["user"]["id"],
                 "key_id": key.json()["api_key"]["id"],
+                "pipeline_id": pipeline_id,
+                "variable_id": variable_id,
+                "execution_id": execution_id,
             },
         }
 
