@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import time
 from typing import Any
 
@@ -15,6 +13,7 @@ from litestar.response import Response as LitestarResponse
 from piccolo.querystring import QueryString
 
 from app.lib.schema import Response
+from app.terraform.runner import TerraformError, find_terraform, terraform_version
 
 
 class Check(Response):
@@ -30,34 +29,24 @@ class Health(Response):
     checks: list[Check]
 
 
-_terraform_version: dict[str, Check] = {}
+_FAILURE_TTL = 60.0
+_terraform_failures: dict[str, tuple[float, Check]] = {}
 
 
 async def terraform_check(binary: str) -> Check:
-    """Reported, never fatal: the API works without terraform; pipelines need it."""
-    cached = _terraform_version.get(binary)
-    if cached is not None:
-        return cached
-    path = shutil.which(binary)
-    if path is None:
-        check = Check(name="terraform", ok=False, detail=f"{binary!r} not found on PATH", fatal=False)
-    else:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                path,
-                "version",
-                "-json",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-                env={"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "PATH": "/usr/bin:/bin"},
-            )
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout=10)
-            version = json.loads(out or b"{}").get("terraform_version", "unknown")
-            check = Check(name="terraform", ok=True, detail=f"{path} {version}", fatal=False)
-        except (TimeoutError, OSError, ValueError) as exc:
-            check = Check(name="terraform", ok=False, detail=f"{path}: {exc}", fatal=False)
-    _terraform_version[binary] = check
-    return check
+    """Reported, never fatal: the API works without terraform; pipelines need it. A failure is
+    remembered for a minute so that a broken binary does not slow every probe down."""
+    failed = _terraform_failures.get(binary)
+    if failed is not None and time.monotonic() - failed[0] < _FAILURE_TTL:
+        return failed[1]
+    try:
+        path = find_terraform(binary)
+        version = await terraform_version(path)  # cached per binary by the runner
+    except (TerraformError, OSError) as exc:
+        check = Check(name="terraform", ok=False, detail=str(exc), fatal=False)
+        _terraform_failures[binary] = (time.monotonic(), check)
+        return check
+    return Check(name="terraform", ok=True, detail=f"{path} {version}", fatal=False)
 
 
 async def _timed(name: str, probe: Any) -> Check:

@@ -382,9 +382,6 @@ class Workspace:
                 pipes.append(await _pipe())
                 write_fds.append(pipes[-1][0])
             proc = await asyncio.create_subprocess_exec(
-                "/bin/sh",
-                "-c",
-                'umask 077 && exec "$0" "$@"',  # private files; uvloop has no umask argument
                 self.binary,
                 *args,
                 cwd=self.work_dir,

@@ -3,7 +3,6 @@ runner with its own environment (own CLI config, no checkpoint, private working 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,10 @@ from typing import Any
 import pytest
 
 from app.config import reset_settings
-from app.sandbox import PROVIDER_SOURCE, PROVIDER_VERSION
-from app.sandbox.install import SandboxInstall, install_mirror, terraform_env
+from app.sandbox import PROVIDER_SOURCE, PROVIDER_VERSION, STORE_ENV
+from app.sandbox.install import SandboxInstall, install_mirror
 from app.sandbox.store import SandboxStore
+from app.terraform.runner import build_env
 from tests.sandbox.terraform_helpers import TERRAFORM, Terraform, TerraformFactory
 
 
@@ -54,12 +54,11 @@ def terraform_factory(sandbox: SandboxInstall, tmp_path: Path, provider_home: Pa
     def make(name: str) -> Terraform:
         workdir = tmp_path / name
         workdir.mkdir(mode=0o700)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(provider_home),
-            "LANG": "C.UTF-8",
-            **terraform_env(sandbox.data_dir),
-        }
+        env = build_env(
+            home=provider_home,
+            cli_config=sandbox.cli_config,  # the mirror's, written by install_mirror
+            extra={"LANG": "C.UTF-8", STORE_ENV: str(sandbox.store_path)},
+        )
         return Terraform(workdir=workdir, env=env)
 
     return make

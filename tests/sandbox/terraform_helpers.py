@@ -1,16 +1,26 @@
-"""A terraform runner for tests: the real binary, its own environment, a private working dir."""
+"""A terraform runner for tests: the real binary, its own environment, a private working dir; the
+binary and the environment come from app/terraform/runner.py."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TERRAFORM = shutil.which("terraform")
+from app.terraform.runner import TerraformNotFound, find_terraform
+
+
+def _terraform() -> str | None:
+    try:
+        return find_terraform()
+    except TerraformNotFound:
+        return None
+
+
+TERRAFORM = _terraform()
 
 
 @dataclass
@@ -20,15 +30,15 @@ class Terraform:
     workdir: Path
     env: dict[str, str]
     log: list[str] = field(default_factory=list)
+    binary: str = field(default_factory=lambda: TERRAFORM or "terraform")
 
     def write(self, config: dict[str, Any] | str, name: str = "main.tf.json") -> None:
         text = config if isinstance(config, str) else json.dumps(config, indent=2)
         (self.workdir / name).write_text(text)
 
     def run(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        assert TERRAFORM is not None
         proc = subprocess.run(
-            [TERRAFORM, *args],
+            [self.binary, *args],
             cwd=self.workdir,
             env=self.env,
             capture_output=True,

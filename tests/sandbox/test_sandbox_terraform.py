@@ -236,7 +236,7 @@ def _fleet(header: dict[str, Any], prefix: str, subnet_id: str, sg_id: str) -> d
 def _run_together(runs: list[Terraform], *args: str) -> None:
     procs = [
         subprocess.Popen(
-            [shutil.which("terraform") or "terraform", *args],
+            [t.binary, *args],
             cwd=t.workdir,
             env=t.env,
             stdout=subprocess.PIPE,
@@ -293,7 +293,7 @@ def test_runs_without_any_network(
     terraform: Terraform, store: SandboxStore, required_providers: dict
 ) -> None:
     terraform.write(three_tier(required_providers))
-    netless = ["unshare", "-n", "terraform"]
+    netless = ["unshare", "-n", terraform.binary]
     for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
         proc = subprocess.run(
             [*netless, *args, "-no-color"],

@@ -1,16 +1,16 @@
-"""Run the real terraform binary against a Board3 server, in a private working directory."""
+"""Run the real terraform binary against a Board3 server, in a private working directory laid out,
+found and given its environment by app/terraform/runner.py (synchronously, for these tests)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TERRAFORM = os.environ.get("TERRAFORM_BIN") or shutil.which("terraform") or "/usr/local/bin/terraform"
+from app.terraform import runner
 
 
 def backend_block(url: str, org: str, name: str) -> str:
@@ -35,28 +35,19 @@ class Workspace:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="board3-tf-")))
 
     def __post_init__(self) -> None:
-        os.chmod(self.root, 0o700)
-        self.cli_config = self.root / "terraformrc"
-        self.cli_config.write_text("")
-        self.dir = self.root / "work"
-        self.dir.mkdir()
+        self.layout = runner.Workspace(self.root)  # work/, home/, an empty CLI config, the env
+        self.cli_config = self.layout.cli_config
+        self.dir = self.layout.work_dir
 
     def env(self) -> dict[str, str]:
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.root),
-            "CHECKPOINT_DISABLE": "1",
-            "TF_IN_AUTOMATION": "1",
-            "TF_CLI_CONFIG_FILE": str(self.cli_config),
-            "TF_INPUT": "0",
-        }
+        return dict(self.layout.env)
 
     def write(self, main_tf: str) -> None:
         (self.dir / "main.tf").write_text(main_tf)
 
     def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [TERRAFORM, *args],
+            [self.layout.binary, *args],
             cwd=self.dir,
             env=self.env(),
             capture_output=True,
@@ -71,7 +62,7 @@ class Workspace:
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [TERRAFORM, *args],
+            [self.layout.binary, *args],
             cwd=self.dir,
             env=self.env(),
             stdout=subprocess.PIPE,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from app.terraform.catalog import Catalog, load_catalog
+from app.terraform.runner import TerraformNotFound, build_env, find_terraform
 
 # A variable, a VPC tagged with it and a subnet referring to the VPC: the start of the import samples.
 NETWORK_TF = """
@@ -38,25 +37,15 @@ def catalog() -> Catalog:
 
 
 def terraform_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for terraform: no checkpoint, automation mode, our own (empty) CLI config."""
+    """The runner's environment for terraform, with our own (empty) CLI config and HOME in ``tmp``."""
     config = tmp / "terraformrc"
     config.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    env.update(
-        CHECKPOINT_DISABLE="1",
-        TF_IN_AUTOMATION="1",
-        TF_CLI_CONFIG_FILE=str(config),
-        TF_PLUGIN_CACHE_DIR="",
-    )
-    env.pop("TF_PLUGIN_CACHE_DIR")
-    env.update(extra or {})
-    return env
+    return build_env(home=tmp, cli_config=config, extra=extra)
 
 
 def run_terraform(workdir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    binary = os.environ.get("TERRAFORM_BIN", "terraform")
     return subprocess.run(
-        [binary, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False
+        [find_terraform(), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=300
     )
 
 
@@ -72,7 +61,7 @@ def write_files(directory: Path, files: dict[str, str | bytes]) -> None:
 
 @pytest.fixture
 def terraform_bin() -> str:
-    binary = os.environ.get("TERRAFORM_BIN", "terraform")
-    if shutil.which(binary) is None:
-        pytest.skip("terraform binary not found")
-    return binary
+    try:
+        return find_terraform()
+    except TerraformNotFound as exc:
+        pytest.skip(str(exc))
