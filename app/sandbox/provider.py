@@ -281,9 +281,27 @@ class SandboxImage(_SpecBacked, DataSource):
         return {**dataclasses.asdict(image), "name": config.get("name")}  # the name as configured
 
 
+def _finish_in_flight_work() -> None:
+    """Make StopProvider what it is for real clouds: a request to stop starting work, while calls in
+    flight (an instance that is booting) run to completion, so a gracefully interrupted terraform
+    records them in the state. ``tf`` stops its gRPC server at once on StopProvider, failing those
+    calls; only go-plugin's Shutdown, sent once terraform is done, should end the process."""
+    from tf import runner
+
+    def intercept_service(self: Any, continuation: Any, handler_call_details: Any) -> Any:
+        result = continuation(handler_call_details)
+        if handler_call_details.method == "/plugin.GRPCController/Shutdown" and self.server is not None:
+            self.stopped = True
+            self.server.stop(grace=0)
+        return result
+
+    runner._ShutdownInterceptor.intercept_service = intercept_service
+
+
 def main() -> None:
     from tf.runner import run_provider
 
+    _finish_in_flight_work()
     run_provider(SandboxProvider(), sys.argv)
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Stream = Literal["stdout", "stderr"]
 Env = Mapping[str, str]
+WORKSPACE_PREFIX = "board3-tf-"  # then the pid of the process that made it, for ``remove_orphans``
 DEFAULT_GRACE = 30.0  # seconds from the interrupt of a timed-out command to SIGKILL
 DEFAULT_MAX_LINE = 8 * 1024 * 1024  # longer lines are cut and flagged, never silently
 DEFAULT_MAX_CAPTURE = 256 * 1024 * 1024
@@ -327,7 +328,7 @@ class Workspace:
         """A fresh workspace (mode 0700) under ``parent`` (default: the system temp dir), removed
         with everything in it on the way out, also on error or cancellation."""
         path = find_terraform(binary)  # fail before making anything
-        root = Path(tempfile.mkdtemp(prefix="board3-tf-", dir=parent))
+        root = Path(tempfile.mkdtemp(prefix=f"{WORKSPACE_PREFIX}{os.getpid()}-", dir=parent))
         ws: Workspace | None = None
         try:
             ws = cls(root, sandbox=sandbox, env=env, binary=path)
@@ -463,6 +464,31 @@ def _write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fh.fileno(), 0o600)
         fh.write(data)
+
+
+def remove_orphans(parent: Path | None = None) -> int:
+    """Remove workspaces left by processes that died without cleaning up (a worker killed with
+    SIGKILL cannot): ``init`` wrote backend credentials in them. A workspace's name carries the pid
+    of the process that made it; those whose process is gone are removed. Returns how many."""
+    base = Path(parent or tempfile.gettempdir())
+    removed = 0
+    for root in base.glob(f"{WORKSPACE_PREFIX}*-*"):
+        pid = root.name.removeprefix(WORKSPACE_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not root.is_dir() or _alive(int(pid)):
+            continue
+        _remove(root)
+        removed += not root.exists()
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def _remove(root: Path) -> None:

@@ -31,6 +31,7 @@ from app.pipelines import jobs as execution_jobs
 from app.pipelines import metrics as pipeline_metrics
 from app.pipelines.sweeper import sweep
 from app.sandbox.install import install_mirror
+from app.terraform.runner import remove_orphans
 from app.worker.queue import SAQ_FUNCTION, LocalQueue, QueuedPublisher, SaqQueue
 from app.worker.tables import WorkerRow
 
@@ -83,6 +84,12 @@ class Upkeep:
 
     async def _loop(self) -> None:
         grace = dt.timedelta(seconds=self.settings.worker.lease_seconds)
+        try:  # what a worker killed on this machine left behind (backend credentials, plans)
+            removed = await asyncio.to_thread(remove_orphans, self.settings.worker.work_dir)
+            if removed:
+                log.info("removed %d workspace(s) of dead processes", removed)
+        except OSError as exc:
+            log.warning("could not look for orphaned workspaces: %s", exc)
         while True:
             for step in (self.beat, lambda: sweep(grace), pipeline_metrics.refresh):
                 try:

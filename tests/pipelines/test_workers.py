@@ -7,6 +7,7 @@ import itertools
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -75,6 +76,9 @@ def test_a_worker_killed_mid_apply_is_swept_and_the_next_execution_runs() -> Non
         state = c.state(pipeline["state"]["name"])
         assert state["lock"] is None and state["diverged"] is False
         assert "sweep:" in survivor.output()
+        # The survivor also removed the dead worker's private workspace (it held a backend password).
+        leftovers = list(Path(tempfile.gettempdir()).glob(f"board3-tf-{crashed.process.pid}-*"))
+        assert leftovers == []
         # Board3 never ran the lost apply again on its own.
         assert [s["name"] for s in c.execution(doomed["id"])["stages"]].count("apply") == 1
 
