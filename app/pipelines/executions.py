@@ -270,8 +270,7 @@ async def start_execution(
 
 
 async def _decide(principal: Principal, execution_id: uuid.UUID, action: str) -> ExecutionRead:
-    _, row = await execution_access(principal, execution_id, "pipeline:read")
-    access = await org_access(principal, row["organization"], "execution")
+    access, row = await execution_access(principal, execution_id, "pipeline:read")
     access.require("pipeline:approve" if row["pipeline.require_approval"] else "pipeline:run")
     model = lifecycle.model_of(row)
     now = utcnow()
