@@ -27,8 +27,19 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="Server processes (uvicorn workers).")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API (run `board3 migrate` first)."""
+    import os
+
     import uvicorn
 
+    from app.config import reset_settings
+
+    # The app reads its own address from the settings (an embedded server's runs reach its state
+    # backend there): options given here must be the settings every server process sees.
+    if host is not None:
+        os.environ["BOARD3_HOST"] = host
+    if port is not None:
+        os.environ["BOARD3_PORT"] = str(port)
+    reset_settings()
     settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
