@@ -325,10 +325,6 @@ async def cancel(principal: Principal, execution_id: uuid.UUID) -> ExecutionRead
     return await reload(execution_id)
 
 
-def is_finished(status: str) -> bool:
-    return status in FINISHED
-
-
 async def log_text(principal: Principal, execution_id: uuid.UUID, start: int = 0) -> str:
     """The stored log from line ``start`` (masked when it was written)."""
     await execution_access(principal, execution_id, "pipeline:read")
