@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Operation = Literal["plan", "apply", "destroy"]
 Status = Literal[
@@ -39,7 +39,6 @@ Status = Literal[
     "canceled",
     "force_canceled",
 ]
-OPERATIONS: tuple[Operation, ...] = ("plan", "apply", "destroy")
 FINISHED: frozenset[str] = frozenset(
     {"applied", "planned_and_finished", "discarded", "errored", "canceled", "force_canceled"}
 )
@@ -47,20 +46,7 @@ RUNNING: frozenset[str] = frozenset({"planning", "applying"})  # a terraform pro
 # Statuses in which a state-changing execution holds its state.
 HOLDING: frozenset[str] = frozenset({"queued", "planning", "planned", "confirmed", "applying"})
 SUCCEEDED: frozenset[str] = frozenset({"applied", "planned_and_finished"})
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "queued",
-    "planning",
-    "planned",
-    "confirmed",
-    "applying",
-    "applied",
-    "planned_and_finished",
-    "discarded",
-    "errored",
-    "canceled",
-    "force_canceled",
-)
+STATUSES: tuple[str, ...] = get_args(Status)
 
 
 class InvalidTransition(Exception):

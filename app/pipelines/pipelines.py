@@ -107,6 +107,29 @@ def _check_modes(auto_apply: bool, require_approval: bool, errors: list[FieldErr
         errors.append(FieldError("require_approval", message))
 
 
+async def _happened(
+    access: Access, action: str, event: str, pipeline_id: uuid.UUID, details: dict[str, Any]
+) -> None:
+    """Audit a change of a pipeline and emit its domain event (inside the change's transaction)."""
+    org = access.organization_id
+    await audit.record(
+        access.principal,
+        action,
+        organization_id=org,
+        object_type="pipeline",
+        object_id=pipeline_id,
+        details=details,
+    )
+    await emit(
+        access.principal,
+        event,
+        organization_id=org,
+        object_type="pipeline",
+        object_id=pipeline_id,
+        data=details,
+    )
+
+
 def pipeline_read(row: dict[str, Any], state: dict[str, Any] | None) -> PipelineRead:
     return PipelineRead(
         id=row["id"],
@@ -197,22 +220,7 @@ async def create_pipeline(principal: Principal, design_id: uuid.UUID, data: Pipe
                 environments.link(data.environment, pipeline_id, state_name, None, None),
             )
             details = {"design_id": str(design_id), "environment": data.environment, "state": state_name}
-            await audit.record(
-                principal,
-                "pipeline.create",
-                organization_id=access.organization_id,
-                object_type="pipeline",
-                object_id=pipeline_id,
-                details=details,
-            )
-            await emit(
-                principal,
-                "pipeline.created",
-                organization_id=access.organization_id,
-                object_type="pipeline",
-                object_id=pipeline_id,
-                data=details,
-            )
+            await _happened(access, "pipeline.create", "pipeline.created", pipeline_id, details)
     return await _one(pipeline_id)
 
 
@@ -246,22 +254,7 @@ async def update_pipeline(principal: Principal, pipeline_id: uuid.UUID, data: Pi
         columns[Pipeline.next_drift_check_at] = None  # the drift scheduler plans the next check anew
     async with transaction():
         await Pipeline.update({**columns, Pipeline.updated_at: utcnow()}).where(Pipeline.id == pipeline_id)
-        await audit.record(
-            principal,
-            "pipeline.update",
-            organization_id=access.organization_id,
-            object_type="pipeline",
-            object_id=pipeline_id,
-            details=changes,
-        )
-        await emit(
-            principal,
-            "pipeline.updated",
-            organization_id=access.organization_id,
-            object_type="pipeline",
-            object_id=pipeline_id,
-            data=changes,
-        )
+        await _happened(access, "pipeline.update", "pipeline.updated", pipeline_id, changes)
     return await _one(pipeline_id)
 
 
@@ -286,19 +279,4 @@ async def delete_pipeline(principal: Principal, pipeline_id: uuid.UUID) -> None:
             "environment": row["environment"],
             "state": row["state_name"],
         }
-        await audit.record(
-            principal,
-            "pipeline.delete",
-            organization_id=access.organization_id,
-            object_type="pipeline",
-            object_id=pipeline_id,
-            details=details,
-        )
-        await emit(
-            principal,
-            "pipeline.deleted",
-            organization_id=access.organization_id,
-            object_type="pipeline",
-            object_id=pipeline_id,
-            data=details,
-        )
+        await _happened(access, "pipeline.delete", "pipeline.deleted", pipeline_id, details)

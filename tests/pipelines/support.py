@@ -137,6 +137,13 @@ class Client:
                 )
             time.sleep(0.2)
 
+    def wait_for_log(self, execution_id: str, text: str, timeout: float = 60) -> None:
+        """Until the execution's log holds ``text`` (a resource being created, say)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log(execution_id):
+            assert time.monotonic() < deadline, f"{text!r} never appeared:\n{self.log(execution_id)}"
+            time.sleep(0.2)
+
     def log(self, execution_id: str) -> str:
         return str(self.http.get(f"/api/v1/executions/{execution_id}/logs").text)
 

@@ -139,9 +139,7 @@ def test_cancel_during_a_long_apply_saves_state_and_frees_the_lock(running: Stac
     pipeline = c.pipeline(design, "dev", auto_apply=True)
     ex = c.start(pipeline["id"], "apply")
     c.wait(ex["id"], "applying")
-    deadline = time.monotonic() + 60
-    while "sandbox_instance.vm0: Creating..." not in c.log(ex["id"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    c.wait_for_log(ex["id"], "sandbox_instance.vm0: Creating...")
     requested = c.ok("POST", f"/api/v1/executions/{ex['id']}/cancel")
     assert requested["status"] == "applying" and requested["cancel_requested_at"]
     assert requested["force_cancel_available_at"]
@@ -163,9 +161,7 @@ def test_force_cancel_kills_the_process_group_frees_the_lock_and_marks_the_state
     pipeline = c.pipeline(design, "dev", auto_apply=True)
     ex = c.start(pipeline["id"], "apply")
     c.wait(ex["id"], "applying")
-    deadline = time.monotonic() + 60
-    while "sandbox_instance.vm0: Creating..." not in c.log(ex["id"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    c.wait_for_log(ex["id"], "sandbox_instance.vm0: Creating...")
     assert c.state(pipeline["state"]["name"])["lock"] is not None  # terraform holds it
     too_soon = c.http.post(f"/api/v1/executions/{ex['id']}/cancel")
     assert too_soon.status_code == 200

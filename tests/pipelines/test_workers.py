@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,9 +47,7 @@ def test_a_worker_killed_mid_apply_is_swept_and_the_next_execution_runs() -> Non
         pipeline = c.pipeline(design, "dev", auto_apply=True)
         doomed = c.start(pipeline["id"], "apply")
         c.wait(doomed["id"], "applying")
-        deadline = time.monotonic() + 60
-        while "sandbox_instance.vm0: Creating..." not in c.log(doomed["id"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        c.wait_for_log(doomed["id"], "sandbox_instance.vm0: Creating...")
         assert c.state(pipeline["state"]["name"])["lock"] is not None
         c.save(design, sandbox_canvas(tag="v2"))
         queued = c.start(pipeline["id"], "apply")
