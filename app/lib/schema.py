@@ -47,9 +47,10 @@ class ProblemDetails(Response):
     errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
 
 
-def refuse_nul(request: HttpRequest[Any, Any, Any]) -> None:
+async def refuse_nul(request: HttpRequest[Any, Any, Any]) -> None:
     """``before_request`` hook: a path or query value holding U+0000 is a 400 naming it (PostgreSQL
-    text cannot hold it, so it would otherwise fail in the database as a 500)."""
+    text cannot hold it, so it would otherwise fail in the database as a 500). Async although it
+    awaits nothing: Litestar runs a sync hook in a worker thread, on every request."""
     bad = [f"path.{k}" for k, v in request.path_params.items() if isinstance(v, str) and "\x00" in v]
     bad += [f"query.{k}" for k, v in request.query_params.multi_items() if "\x00" in v or "\x00" in k]
     if bad:
