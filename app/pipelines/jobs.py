@@ -463,7 +463,6 @@ async def record_applied(run: Run, now: dt.datetime) -> None:
                 now,
             ),
         )
-        await SavedPlan.delete().where(SavedPlan.execution == run.id)
 
 
 # --- the job -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from app.lib.principal import Principal
 from app.pipelines.logs import LogWriter, publish_end
 from app.pipelines.masking import Masker
 from app.pipelines.model import FINISHED, ExecutionModel
-from app.pipelines.tables import Execution, Pipeline
+from app.pipelines.tables import Execution, Pipeline, SavedPlan
 from app.states import ownership
 
 log = logging.getLogger("board3.pipelines")
@@ -111,6 +111,8 @@ async def transition(
         elif "cancel_requested_at" in fields:
             await _record(actor, row, "execution.cancel_requested", row["status"], details)
         if status in FINISHED:
+            # The saved plan (it can hold sensitive values) is of no use once the run has ended.
+            await SavedPlan.delete().where(SavedPlan.execution == row["id"])
             execution_id, final = row["id"], status
 
             async def ended() -> None:
