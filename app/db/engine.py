@@ -6,7 +6,9 @@ This is the only place that knows which database is in use. Domain code uses Pic
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,12 +60,36 @@ async def stop(engine: Engine) -> None:
         await engine.close_connection_pool()
 
 
+# One queue of SQLite writers per event loop (a process has one loop serving requests).
+_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_writer_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _sqlite_writers.get(loop)
+    if lock is None:
+        lock = _sqlite_writers[loop] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def transaction(engine: Engine) -> AsyncIterator[Any]:
     """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so two
-    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    writers never fail on a lock upgrade, and the writers of this process queue on an asyncio lock
+    before that: SQLite admits one writer at a time anyway, and a writer waiting in SQLite's busy
+    handler sleeps (up to 100 ms a turn, holding a thread) where a queued one starts the moment its
+    turn comes. The busy timeout remains for writers in other processes."""
     if isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
+        if engine.current_transaction.get() is not None:  # nested: joins the outer transaction
+            async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
+                yield tx
+            return
+        async with (
+            _sqlite_writer_lock(),
+            engine.transaction(transaction_type=TransactionType.immediate) as tx,
+        ):
             yield tx
     else:
         async with engine.transaction() as tx:
