@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -33,12 +34,14 @@ from app.lib.errors import (
     BadRequest,
     Conflict,
     FieldError,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
     not_found,
 )
-from app.lib.ratelimit import RequestGate
+from app.lib.outage import REDIS_FAULTS
+from app.lib.ratelimit import Admission, RequestGate
 
 log = logging.getLogger("board3.auth")
 
@@ -97,6 +100,9 @@ class AuthService:
         self._secret = jwt_secret
         self._gate = gate
         self._verified: OrderedDict[str, credentials.AccessClaims] = OrderedDict()
+        self._restoring = asyncio.Lock()
+        self._restored = 0  # how many times this process restored the revocation marks
+        self._marks_unsynced = False  # a revocation mark could not be written (Redis was down)
 
     # --- rate limits --------------------------------------------------------------------------
 
@@ -295,7 +301,52 @@ class AuthService:
                 )
         # Access tokens of this session die at once: every request checks this mark (it only has
         # to outlive the tokens, which expire by themselves).
-        await self._gate.mark(f"session:{session_id}", self.security.access_token_ttl + 60)
+        try:
+            await self._gate.mark(f"session:{session_id}", self._mark_ttl)
+        except REDIS_FAULTS:
+            # The session is revoked in the database; the mark is written, with every other
+            # recent one, before this process admits the next request on a session.
+            self._marks_unsynced = True
+            raise
+
+    @property
+    def _mark_ttl(self) -> int:
+        return self.security.access_token_ttl + 60
+
+    async def restore_marks(self, seen: int) -> None:
+        """Write the revocation marks of every session revoked within an access token's lifetime
+        (the database's ``revoked_at`` is the truth) and the marks' epoch. One restorer per
+        process at a time; ``seen`` is ``_restored`` as the caller last saw it, so callers that
+        queued behind a restorer do not repeat its work."""
+        async with self._restoring:
+            if self._restored != seen:
+                return
+            now = utcnow()
+            rows = await Session.select(Session.id, Session.revoked_at).where(
+                Session.revoked_at > now - dt.timedelta(seconds=self._mark_ttl)
+            )
+            marks = {
+                f"session:{r['id']}": max(1, self._mark_ttl - int((now - r["revoked_at"]).total_seconds()))
+                for r in rows
+            }
+            await self._gate.restore_marks(marks)
+            self._marks_unsynced = False
+            self._restored += 1
+        log.warning("revocation marks restored from the database", extra={"sessions": len(marks)})
+
+    async def _admit(self, rate_key: str, mark: str | None, generations: Sequence[str]) -> Admission:
+        """The gate's answer for a request, restoring lost revocation marks first when needed."""
+        limit = self.security.rate_limit_api_per_minute
+        for _ in range(3):
+            seen = self._restored
+            if self._marks_unsynced and mark is not None:
+                await self.restore_marks(seen)
+                continue
+            admission = await self._gate.admit(rate_key, limit, 60, mark, generations)
+            if not admission.marks_lost:
+                return admission
+            await self.restore_marks(seen)
+        raise ServiceUnavailable("revocation marks could not be restored; retry shortly")
 
     async def logout(self, principal: Principal) -> None:
         if principal.session_id is None:
@@ -377,8 +428,7 @@ class AuthService:
         else:
             claims = self._verify(credential)
             rate_key, mark = f"api:user:{claims.user_id}", f"session:{claims.session_id}"
-        limit = self.security.rate_limit_api_per_minute
-        admission = await self._gate.admit(rate_key, limit, 60, mark, generations)
+        admission = await self._admit(rate_key, mark, generations)
         if admission.revoked:
             raise Unauthorized("session has been revoked", code="session-revoked")
         assert admission.rate is not None
