@@ -190,3 +190,14 @@ def live_server(live_server_env) -> Iterator:
     for server in servers:
         server.stop()
         server.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def redis_server() -> Iterator:
+    """A redis-server of the test's own on a free port, started; killed after the test."""
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()
