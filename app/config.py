@@ -121,6 +121,7 @@ class LimitSettings:
     max_nodes: int = 20_000
     max_edges: int = 60_000
     max_state_bytes: int = 64 * 1024 * 1024
+    max_inflight_body_bytes: int = 256 * 1024 * 1024  # every request body this process holds at once
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,21 @@ def load_settings() -> Settings:
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must be a redis:// URL")
     production = database_url is not None
+    max_body_bytes = _int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+    max_state_bytes = _int("BOARD3_MAX_STATE_BYTES", 64 * 1024 * 1024, minimum=1024)
+    max_inflight = _int("BOARD3_MAX_INFLIGHT_BODY_BYTES", 256 * 1024 * 1024, minimum=1024)
+    if max_inflight < max(max_body_bytes, max_state_bytes):
+        raise ConfigError(
+            "BOARD3_MAX_INFLIGHT_BODY_BYTES must be at least BOARD3_MAX_STATE_BYTES and "
+            f"BOARD3_MAX_BODY_BYTES ({max(max_body_bytes, max_state_bytes)}), got {max_inflight}: "
+            "a body of the largest allowed size could never be received"
+        )
     return Settings(
         data_dir=data_dir,
         server=ServerSettings(
             host=_env("BOARD3_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("BOARD3_PORT", 8000, minimum=0),
-            max_body_bytes=_int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024),
+            max_body_bytes=max_body_bytes,
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
             cors_origins=_list("BOARD3_CORS_ORIGINS"),
@@ -178,7 +188,8 @@ def load_settings() -> Settings:
         limits=LimitSettings(
             max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),
             max_edges=_int("BOARD3_MAX_EDGES", 60_000, minimum=1),
-            max_state_bytes=_int("BOARD3_MAX_STATE_BYTES", 64 * 1024 * 1024, minimum=1024),
+            max_state_bytes=max_state_bytes,
+            max_inflight_body_bytes=max_inflight,
         ),
         sandbox_enabled=_bool("BOARD3_SANDBOX", not production),
         seed_on_start=_bool("BOARD3_SEED_ON_START", True),

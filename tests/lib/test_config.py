@@ -55,3 +55,15 @@ def test_a_bad_public_url_is_a_config_error_naming_the_variable(env, value):
     env.setenv("BOARD3_PUBLIC_URL", value)
     with pytest.raises(ConfigError, match="BOARD3_PUBLIC_URL"):
         load_settings()
+
+
+def test_bodies_in_flight_must_hold_the_largest_allowed_body(env):
+    env.setenv("BOARD3_MAX_STATE_BYTES", str(8 * 1024 * 1024))
+    env.setenv("BOARD3_MAX_INFLIGHT_BODY_BYTES", str(4 * 1024 * 1024))
+    with pytest.raises(ConfigError, match="BOARD3_MAX_INFLIGHT_BODY_BYTES"):
+        load_settings()
+    env.setenv("BOARD3_MAX_INFLIGHT_BODY_BYTES", str(8 * 1024 * 1024))
+    assert load_settings().limits.max_inflight_body_bytes == 8 * 1024 * 1024
+    env.delenv("BOARD3_MAX_INFLIGHT_BODY_BYTES")
+    env.delenv("BOARD3_MAX_STATE_BYTES")
+    assert load_settings().limits.max_inflight_body_bytes == 256 * 1024 * 1024
