@@ -17,6 +17,7 @@ from app.activity import service as audit
 from app.db import transaction
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict
+from app.states.backend import Body, read
 from app.states.common import (
     StateLocked,
     create_state,
@@ -40,11 +41,11 @@ def _decode(body: bytes | bytearray) -> LockInfo:
         raise BadRequest(str(exc), code="invalid-lock-info") from None
 
 
-async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> bytes:
+async def lock(principal: Principal, slug: str, name: str, body: Body) -> bytes:
     """LOCK: take the lock for the holder in ``body``; 423 with the holder's info if taken.
-    The first LOCK of a name creates the state."""
+    The first LOCK of a name creates the state. Access is checked before ``body`` is read."""
     access = await resolve(principal, slug, name, "state:write")
-    info = _decode(body)
+    info = _decode(await read(body))
     raw = encode_lock_info(info)
     for _ in range(_RACE_RETRIES):
         async with transaction():
@@ -74,10 +75,12 @@ async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearr
     raise Conflict("the lock was taken and released too often to acquire it; retry", code="lock-contended")
 
 
-async def unlock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> None:
+async def unlock(principal: Principal, slug: str, name: str, body: Body) -> None:
     """UNLOCK: release the lock of the holder in ``body``. An empty body is ``terraform
-    force-unlock`` (it never sends the id) and needs ``state:admin``."""
+    force-unlock`` (it never sends the id) and needs ``state:admin``. Access is checked before
+    ``body`` is read."""
     access = await resolve(principal, slug, name, "state:write")
+    body = await read(body)
     if not body.strip():
         access.require("state:admin")
         await force_unlock_access(access, name)

@@ -3,12 +3,15 @@
 LOCK and UNLOCK are not methods Litestar can route (its handlers accept only the standard HTTP
 methods), so ``TerraformMethods`` rewrites them before routing: LOCK/UNLOCK on ``/tf/{org}/{state}``
 or ``/tf/{org}/{state}/lock`` become POST/DELETE on ``.../lock``. Bodies are read here, chunked or
-not, up to the state size limit (413 past it), without an intermediate copy.
+not, up to the state size limit (413 past it), without an intermediate copy, and only once the
+service has checked the caller's access: another tenant's key, or one without ``state:write``,
+is answered 404/403 without its body being read (the server discards it as it arrives).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, post
@@ -20,6 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app.accounts.authz import Principal
 from app.config import get_settings
 from app.lib.errors import BadRequest, PayloadTooLarge
+from app.lib.openapi import problem_spec
 from app.states import backend, locks
 from app.states.header import MAX_LOCK_BODY
 
@@ -43,6 +47,18 @@ Force = Annotated[
         "current + 1"
     ),
 ]
+
+
+REFUSALS = {
+    403: problem_spec("The key lacks `state:write` (or `state:admin` for `force` and force-unlock)"),
+    404: problem_spec("No such organization for this credential (another tenant's is not found either)"),
+    413: problem_spec("The body is larger than the limit"),
+    423: problem_spec("Locked: the body also carries the holder's lock info (ID, Operation, Who, ...)"),
+}
+WRITE_REFUSALS = {
+    **REFUSALS,
+    409: problem_spec("Older serial, other lineage, or same serial with other content; or lock not held"),
+}
 
 
 class TerraformMethods:
@@ -111,7 +127,12 @@ class TerraformBackendController(Controller):
         md5 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
         return Response(content=data, status_code=200, media_type=JSON, headers={"Content-MD5": md5})
 
-    @post("/{org:str}/{name:str}", status_code=200, summary="Write a new state version")
+    @post(
+        "/{org:str}/{name:str}",
+        status_code=200,
+        summary="Write a new state version",
+        responses=WRITE_REFUSALS,
+    )
     async def write(
         self,
         request: Request[Any, Any, Any],
@@ -126,13 +147,18 @@ class TerraformBackendController(Controller):
         locked, else 423 with the holder's lock info). Same serial and bytes: 200, nothing stored.
         Older serial, other lineage, or same serial with other bytes: 409. Not a state: 400. Over
         `BOARD3_MAX_STATE_BYTES`: 413. A refused write changes nothing."""
-        body = await read_body(request, _state_limit())
+        body = functools.partial(read_body, request, _state_limit())
         await backend.write_state(
             principal, org, name, body, lock_id=lock_id, content_md5=content_md5, force=force
         )
         return Response(content=b"", status_code=200)
 
-    @post("/{org:str}/{name:str}/lock", status_code=200, summary="LOCK (also POST) the state")
+    @post(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="LOCK (also POST) the state",
+        responses=REFUSALS,
+    )
     async def lock(
         self,
         request: Request[Any, Any, Any],
@@ -142,11 +168,15 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: Terraform's lock info. 200 when taken; 423 with the holder's lock info otherwise
         (`state:write`). Creates the state on first use."""
-        body = await read_body(request, MAX_LOCK_BODY)
-        info = await locks.lock(principal, org, name, body)
+        info = await locks.lock(principal, org, name, functools.partial(read_body, request, MAX_LOCK_BODY))
         return Response(content=info, status_code=200, media_type=JSON)
 
-    @delete("/{org:str}/{name:str}/lock", status_code=200, summary="UNLOCK (also DELETE) the state")
+    @delete(
+        "/{org:str}/{name:str}/lock",
+        status_code=200,
+        summary="UNLOCK (also DELETE) the state",
+        responses=REFUSALS,
+    )
     async def unlock(
         self,
         request: Request[Any, Any, Any],
@@ -156,6 +186,5 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: the holder's lock info (releases; another id gets 423 with the holder's info).
         An empty body is `terraform force-unlock` and needs `state:admin`."""
-        body = await read_body(request, MAX_LOCK_BODY)
-        await locks.unlock(principal, org, name, body)
+        await locks.unlock(principal, org, name, functools.partial(read_body, request, MAX_LOCK_BODY))
         return Response(content=b"", status_code=200)
