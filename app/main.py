@@ -40,8 +40,10 @@ from app.designs.collab_controller import CollaborationController, TemplateContr
 from app.designs.controller import DesignController, make_design_deps
 from app.lib import crypto, generations
 from app.lib import logging as app_logging
+from app.lib.bodies import BodyBudget
 from app.lib.health import HealthController
 from app.lib.middleware import RequestObserver
+from app.lib.openapi import add_common_responses
 from app.lib.problem import EXCEPTION_HANDLERS
 from app.lib.ratelimit import make_gate
 from app.lib.redis import make_redis
@@ -202,9 +204,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    add_common_responses(application, PUBLIC_PATHS)
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
-    # routable methods, then request id, access log and metrics for every response.
-    application.asgi_handler = TerraformMethods(RequestObserver(application.asgi_handler))
+    # routable methods, then request id, access log and metrics for every response, then the
+    # bound on request body bytes in flight (charged as handlers read bodies).
+    budget = BodyBudget(application.asgi_handler, settings.limits.max_inflight_body_bytes)
+    application.asgi_handler = TerraformMethods(RequestObserver(budget))
     return application
 
 

@@ -35,7 +35,11 @@ from app.accounts.schemas import (
     SessionRead,
     TokenPair,
 )
+from app.lib.openapi import COMMON_RESPONSES
 from app.lib.schema import Response
+
+# Sign-in routes need no credential but are rate limited per address and account (Redis).
+SIGN_IN_RESPONSES = {k: v for k, v in COMMON_RESPONSES.items() if k in (429, 503)}
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -65,6 +69,7 @@ class AuthController(Controller):
         status_code=HTTP_201_CREATED,
         exclude_from_auth=True,
         summary="Create an account and its first organization",
+        responses=SIGN_IN_RESPONSES,
     )
     async def register(
         self,
@@ -75,7 +80,13 @@ class AuthController(Controller):
         """The new user owns the new organization. Returns tokens so the client is logged in at once."""
         return await auth_service.register(data, client)
 
-    @post("/login", status_code=HTTP_200_OK, exclude_from_auth=True, summary="Log in with email and password")
+    @post(
+        "/login",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Log in with email and password",
+        responses={**SIGN_IN_RESPONSES, 401: COMMON_RESPONSES[401]},
+    )
     async def login(
         self,
         data: JSONBody[LoginRequest],
@@ -85,7 +96,13 @@ class AuthController(Controller):
         """Wrong email and wrong password give the same 401, so the answer reveals no accounts."""
         return await auth_service.login(data, client)
 
-    @post("/refresh", status_code=HTTP_200_OK, exclude_from_auth=True, summary="Rotate the refresh token")
+    @post(
+        "/refresh",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Rotate the refresh token",
+        responses={**SIGN_IN_RESPONSES, 401: COMMON_RESPONSES[401]},
+    )
     async def refresh(
         self,
         data: JSONBody[RefreshRequest],
