@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -11,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.accounts import credentials, orgs
+from app.accounts import apikey_auth, credentials, orgs
 from app.accounts.authz import Principal
 from app.accounts.credentials import API_KEY_PREFIX, REFRESH_PREFIX, InvalidToken
 from app.accounts.emails import normalize_email
@@ -100,6 +99,7 @@ class AuthService:
         self._secret = jwt_secret
         self._gate = gate
         self._verified: OrderedDict[str, credentials.AccessClaims] = OrderedDict()
+        self._keys = apikey_auth.KeyMemory()
         self._restoring = asyncio.Lock()
         self._restored = 0  # how many times this process restored the revocation marks
         self._marks_unsynced = False  # a revocation mark could not be written (Redis was down)
@@ -419,18 +419,23 @@ class AuthService:
         One gate call answers both "is this session revoked?" and "is this caller over its API
         rate limit?", and reads the tokens of the ``generations`` the route depends on (one Redis
         round trip in production). A JWT needs no database query: it names the user and carries
-        the email; revoking the session is how it ends early.
+        the email; revoking the session is how it ends early. An API key needs at most one
+        (``app.accounts.apikey_auth``).
         """
-        key_principal: Principal | None = None
         if credential.startswith(API_KEY_PREFIX):
-            key_principal = await self.authenticate_api_key(credential, client)
-            rate_key, mark = f"api:api_key:{key_principal.id}", None
-        else:
-            claims = self._verify(credential)
-            rate_key, mark = f"api:user:{claims.user_id}", f"session:{claims.session_id}"
-        admission = await self._admit(rate_key, mark, generations)
+            return await self._authenticate_key(credential, client, generations)
+        claims = self._verify(credential)
+        mark = f"session:{claims.session_id}"
+        admission = await self._admit(f"api:user:{claims.user_id}", mark, generations)
         if admission.revoked:
             raise Unauthorized("session has been revoked", code="session-revoked")
+        tokens = self._admitted(admission, generations)
+        label = claims.email or f"user:{claims.user_id}"
+        return user_principal(claims.user_id, label, claims.session_id, client, tokens)
+
+    @staticmethod
+    def _admitted(admission: Admission, generations: Sequence[str]) -> dict[str, str] | None:
+        """Refuse a caller over its rate limit; the generation tokens read for the route."""
         assert admission.rate is not None
         if not admission.rate.allowed:
             retry = str(admission.rate.retry_after)
@@ -439,11 +444,59 @@ class AuthService:
                 headers={"Retry-After": retry},
                 extra={"retry_after": admission.rate.retry_after},
             )
-        tokens = dict(zip(generations, admission.tokens, strict=True)) if admission.tokens else None
-        if key_principal is not None:
-            return dataclasses.replace(key_principal, generations=tokens) if tokens else key_principal
-        label = claims.email or f"user:{claims.user_id}"
-        return user_principal(claims.user_id, label, claims.session_id, client, tokens)
+        if not generations or not admission.tokens:
+            return None
+        return dict(zip(generations, admission.tokens[: len(generations)], strict=True))
+
+    async def _authenticate_key(self, key: str, client: Client, generations: Sequence[str]) -> Principal:
+        """An API key: on first sight the database is asked before the gate; once the key's id is
+        known, the gate reads the key's generation tokens too and the database is asked only when
+        they changed (revocation, rotation, a membership change) or the answer is a minute old."""
+        digest = credentials.sha256_hex(key)
+        known = self._keys.names.get(digest)
+        if known is None:
+            facts = self._check_key(await apikey_auth.load(digest))
+            self._keys.learn(digest, facts)
+            admission = await self._admit(f"api:api_key:{facts.id}", None, generations)
+        else:
+            key_id, names = known
+            admission = await self._admit(f"api:api_key:{key_id}", None, (*generations, *names))
+            stamp = admission.tokens[len(generations) :]
+            remembered = self._keys.recall(digest, stamp) if stamp else None
+            if remembered is None:
+                remembered = await apikey_auth.load(digest)  # None once the key was rotated
+                if remembered is not None and stamp:
+                    self._keys.remember(digest, stamp, remembered)
+            facts = self._check_key(remembered)
+        tokens = self._admitted(admission, generations)
+        now = utcnow()
+        if facts.last_used_at is None or now - facts.last_used_at > API_KEY_TOUCH_INTERVAL:
+            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == facts.id)
+            self._keys.touched(digest, now)
+        return Principal(
+            kind="api_key",
+            id=facts.id,
+            label=f"api-key:{facts.prefix}",
+            organization_id=facts.organization_id,
+            organization_slug=facts.organization_slug,
+            scopes=facts.scopes,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+            generations=tokens,
+            extra={"creator_id": facts.created_by},
+        )
+
+    @staticmethod
+    def _check_key(facts: apikey_auth.KeyFacts | None) -> apikey_auth.KeyFacts:
+        if facts is None or facts.revoked or (facts.expires_at is not None and facts.expires_at <= utcnow()):
+            raise Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
+        if not facts.creator_is_member:
+            raise Unauthorized(
+                "API key no longer works: the member who created it has left the organization",
+                code="api-key-creator-removed",
+            )
+        return facts
 
     def _verify(self, token: str) -> credentials.AccessClaims:
         """Verify an access token, remembering tokens already verified: a client sends the same
@@ -462,41 +515,3 @@ class AuthService:
             self._verified.pop(token, None)
             raise Unauthorized("access token is invalid or expired", code="invalid-token")
         return claims
-
-    async def authenticate_api_key(self, key: str, client: Client) -> Principal:
-        invalid = Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
-        row = (
-            await ApiKey.select(
-                ApiKey.id,
-                ApiKey.prefix,
-                ApiKey.scopes,
-                ApiKey.expires_at,
-                ApiKey.revoked_at,
-                ApiKey.last_used_at,
-                ApiKey.organization._.id,
-                ApiKey.organization._.slug,
-            )
-            .where(ApiKey.secret_hash == credentials.sha256_hex(key))
-            .first()
-            .output(load_json=True)
-        )
-        now = utcnow()
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or (row["expires_at"] is not None and row["expires_at"] <= now)
-        ):
-            raise invalid
-        if row["last_used_at"] is None or now - row["last_used_at"] > API_KEY_TOUCH_INTERVAL:
-            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
-        return Principal(
-            kind="api_key",
-            id=row["id"],
-            label=f"api-key:{row['prefix']}",
-            organization_id=row["organization.id"],
-            organization_slug=row["organization.slug"],
-            scopes=frozenset(row["scopes"] or []),
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
-        )
