@@ -92,6 +92,8 @@ class DatabaseSettings:
     sqlite_path: Path
     pool_min: int = 1
     pool_max: int = 10
+    # LOCK and UNLOCK wait for their commit to reach the disk (PostgreSQL synchronous commit).
+    durable_locks: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def load_settings() -> Settings:
             sqlite_path=data_dir / "board3.sqlite3",
             pool_min=_int("BOARD3_DB_POOL_MIN", 1, minimum=1),
             pool_max=_int("BOARD3_DB_POOL_MAX", 10, minimum=1),
+            durable_locks=_bool("BOARD3_DURABLE_LOCKS", False),
         ),
         redis=RedisSettings(url=redis_url, prefix=_env("BOARD3_REDIS_PREFIX", "board3") or "board3"),
         security=SecuritySettings(
