@@ -108,7 +108,9 @@ class SecuritySettings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     password_min_length: int = 10
-    rate_limit_auth_per_minute: int = 20
+    rate_limit_auth_per_minute: int = 20  # per account and client address
+    rate_limit_auth_address_per_minute: int = 120  # every sign-in attempt from one address
+    rate_limit_auth_account_per_minute: int = 100  # failed logins of one account, from anywhere
     rate_limit_api_per_minute: int = 600
     encryption_keys: str | None = None
 
@@ -184,6 +186,8 @@ def load_settings() -> Settings:
             refresh_token_ttl=_int("BOARD3_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60),
             password_min_length=_int("BOARD3_PASSWORD_MIN_LENGTH", 10, minimum=8),
             rate_limit_auth_per_minute=_int("BOARD3_RATE_LIMIT_AUTH", 20, minimum=1),
+            rate_limit_auth_address_per_minute=_int("BOARD3_RATE_LIMIT_AUTH_ADDRESS", 120, minimum=1),
+            rate_limit_auth_account_per_minute=_int("BOARD3_RATE_LIMIT_AUTH_ACCOUNT", 100, minimum=1),
             rate_limit_api_per_minute=_int("BOARD3_RATE_LIMIT_API", 600, minimum=1),
             encryption_keys=_env("BOARD3_ENCRYPTION_KEYS"),
         ),

@@ -50,6 +50,7 @@ from app.lib.redis import make_redis
 from app.lib.runtime import freeze_startup_heap
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
+from app.lib.windows import make_windows
 from app.sandbox.controller import SandboxController, provide_sandbox_store
 from app.states.controller import StatesController
 from app.states.keys import KeyCheckFailed, check_keyring
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
         gate,
+        make_windows(redis, prefix),
     )
     keyring = crypto.get_keyring()  # a malformed BOARD3_ENCRYPTION_KEYS fails here, before serving
 

@@ -24,6 +24,7 @@ from app.accounts.schemas import (
     TokenPair,
     UserRead,
 )
+from app.accounts.signin_limits import SignInLimits
 from app.accounts.tables import ApiKey, Organization, RefreshToken, Session, User
 from app.activity import service as audit
 from app.config import Settings
@@ -41,6 +42,7 @@ from app.lib.errors import (
 )
 from app.lib.outage import REDIS_FAULTS
 from app.lib.ratelimit import Admission, RequestGate
+from app.lib.windows import Windows
 
 log = logging.getLogger("board3.auth")
 
@@ -93,29 +95,17 @@ def _email_taken() -> Conflict:
 class AuthService:
     """Account life cycle and authentication. One instance per process (holds the signing secret)."""
 
-    def __init__(self, settings: Settings, jwt_secret: str, gate: RequestGate) -> None:
+    def __init__(self, settings: Settings, jwt_secret: str, gate: RequestGate, windows: Windows) -> None:
         self.settings = settings
         self.security = settings.security
         self._secret = jwt_secret
         self._gate = gate
+        self._limits = SignInLimits(windows, settings.security)
         self._verified: OrderedDict[str, credentials.AccessClaims] = OrderedDict()
         self._keys = apikey_auth.KeyMemory()
         self._restoring = asyncio.Lock()
         self._restored = 0  # how many times this process restored the revocation marks
         self._marks_unsynced = False  # a revocation mark could not be written (Redis was down)
-
-    # --- rate limits --------------------------------------------------------------------------
-
-    async def _limit(self, *keys: str) -> None:
-        limit = self.security.rate_limit_auth_per_minute
-        for key in keys:
-            result = await self._gate.hit(f"auth:{key}", limit, 60)
-            if not result.allowed:
-                raise TooManyRequests(
-                    "too many attempts; try again later",
-                    headers={"Retry-After": str(result.retry_after)},
-                    extra={"retry_after": result.retry_after},
-                )
 
     # --- register / login -----------------------------------------------------------------------
 
@@ -131,7 +121,7 @@ class AuthService:
 
     async def register(self, data: RegisterRequest, client: Client) -> RegisterResponse:
         email = normalize_email(data.email)
-        await self._limit(f"ip:{client.ip}", f"account:{email}")
+        await self._limits.register(email, client.ip)
         self._check_password(data.password)
         name = data.name.strip()
         if not name:
@@ -177,10 +167,13 @@ class AuthService:
 
     async def login(self, data: LoginRequest, client: Client) -> TokenPair:
         email = normalize_email(data.email)
-        await self._limit(f"ip:{client.ip}", f"account:{email}")
+        await self._limits.login(email, client.ip)
+        under_attack = await self._limits.account_under_attack(email)
         user = await User.objects().where(User.email == email).first()
+        await self._limits.refuse_unless_known(under_attack, user.id if user else None, client.ip)
         ok = await credentials.verify_password(user.password_hash if user else None, data.password)
         if user is None or not ok or not user.is_active:
+            await self._limits.failed(email)
             log.info("login failed", extra={"ip": client.ip})
             raise Unauthorized(LOGIN_FAILED, code="login-failed")
         now = utcnow()
@@ -217,7 +210,7 @@ class AuthService:
     # --- refresh rotation -----------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str, client: Client) -> TokenPair:
-        await self._limit(f"ip:{client.ip}")
+        await self._limits.refresh(client.ip)
         invalid = Unauthorized("refresh token is invalid or expired", code="invalid-refresh-token")
         if not refresh_token.startswith(REFRESH_PREFIX):
             raise invalid
