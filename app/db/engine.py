@@ -6,9 +6,7 @@ This is the only place that knows which database is in use. Domain code uses Pic
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +19,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
 from app.config import Settings
+from app.db.sqlite import PooledSQLiteEngine, QueuedWriter
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -31,7 +30,7 @@ def make_engine(settings: Settings) -> Engine:
         return PostgresEngine(config={"dsn": settings.database.url})
     path = settings.database.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    return PooledSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
 
 
 def prepare_sqlite_file(path: str) -> None:
@@ -70,6 +69,8 @@ async def start(engine: Engine, settings: Settings) -> None:
             )
     elif isinstance(engine, SQLiteEngine):
         prepare_sqlite_file(engine.path)
+        if isinstance(engine, PooledSQLiteEngine):
+            engine.open_pool()
 
 
 async def stop(engine: Engine) -> None:
@@ -79,6 +80,8 @@ async def stop(engine: Engine) -> None:
         if _relaxed_pool is not None:
             pool, _relaxed_pool = _relaxed_pool, None
             await pool.close()
+    elif isinstance(engine, PooledSQLiteEngine):
+        await engine.close_pool()
 
 
 async def run_relaxed(engine: Engine, statement: QueryString) -> list[dict[str, Any]] | None:
@@ -94,37 +97,14 @@ async def run_relaxed(engine: Engine, statement: QueryString) -> list[dict[str, 
     return [dict(row) for row in await pool.fetch(sql, *args)]
 
 
-# One queue of SQLite writers per event loop (a process has one loop serving requests).
-_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _sqlite_writer_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    lock = _sqlite_writers.get(loop)
-    if lock is None:
-        lock = _sqlite_writers[loop] = asyncio.Lock()
-    return lock
-
-
 @asynccontextmanager
 async def transaction(engine: Engine) -> AsyncIterator[Any]:
     """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so two
     writers never fail on a lock upgrade, and the writers of this process queue on an asyncio lock
-    before that: SQLite admits one writer at a time anyway, and a writer waiting in SQLite's busy
-    handler sleeps (up to 100 ms a turn, holding a thread) where a queued one starts the moment its
-    turn comes. The busy timeout remains for writers in other processes."""
+    before that (``app.db.sqlite.QueuedWriter``)."""
     if isinstance(engine, SQLiteEngine):
-        if engine.current_transaction.get() is not None:  # nested: joins the outer transaction
-            async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
-                yield tx
-            return
-        async with (
-            _sqlite_writer_lock(),
-            engine.transaction(transaction_type=TransactionType.immediate) as tx,
-        ):
-            yield tx
+        async with QueuedWriter(engine, transaction_type=TransactionType.immediate) as tx:
+            yield tx  # nested: joins the outer transaction (and its place in the queue)
     else:
         async with engine.transaction() as tx:
             yield tx

@@ -16,13 +16,14 @@ async def test_concurrent_writers_never_meet_sqlite_busy(tmp_path):
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE hits (n INTEGER)")
     db_engine.prepare_sqlite_file(path)
-    # No busy timeout at all: a writer that found the database locked would fail at once.
-    engine = SQLiteEngine(path=path, timeout=0)
+    # A busy timeout far shorter than the queue: a writer that waited its turn inside SQLite (in
+    # its busy handler) instead of in the process's queue would fail with "database is locked".
+    engine = SQLiteEngine(path=path, timeout=0.05)
 
     async def writer(n: int) -> None:
         async with db_engine.transaction(engine) as tx:
             await tx.connection.execute("INSERT INTO hits VALUES (?)", (n,))
-            await asyncio.sleep(0.005)  # hold the write lock while the others arrive
+            await asyncio.sleep(0.01)  # hold the write lock while the others arrive
             async with db_engine.transaction(engine) as nested:  # joins, does not queue again
                 assert nested is tx
 
