@@ -24,7 +24,6 @@ from app.states.backend import Body, read
 from app.states.common import (
     StateLocked,
     create_state,
-    find_state,
     load_state,
     lock_read,
     resolve,
@@ -43,6 +42,7 @@ _TAKE = (  # names from the table definition; every value is a parameter
     f"UPDATE {_STATE} SET lock_id = {{}}, lock_info = {{}}, locked_by = {{}}, locked_by_id = {{}}, "  # noqa: S608
     f"locked_at = {{}} WHERE {_NAMED} AND lock_id IS NULL RETURNING id"
 )
+_HOLDER = f"SELECT lock_id, lock_info, locked_by FROM {_STATE} WHERE {_NAMED}"  # noqa: S608
 _RELEASE = (
     f"UPDATE {_STATE} SET lock_id = NULL, lock_info = NULL, locked_by = NULL, locked_by_id = NULL, "  # noqa: S608
     f"locked_at = NULL WHERE {_NAMED} AND lock_id = {{}} RETURNING id"
@@ -67,7 +67,7 @@ async def lock(principal: Principal, slug: str, name: str, body: Body) -> bytes:
         take = QueryString(_TAKE, info.id, raw.decode(), holder_label, holder_id, utcnow(), org, name)
         if await _changed_and_audited(take, access, "state.lock", name, info):
             return raw
-        holder = await find_state(access, name)
+        holder = await _holder(access, name)
         if holder is None:
             await create_state(access, name)
         elif holder["lock_id"]:
@@ -94,6 +94,13 @@ async def unlock(principal: Principal, slug: str, name: str, body: Body) -> None
     if current["lock_id"]:
         raise StateLocked(current, f"lock {info.id} does not hold this state")
     # Not locked at all: releasing is idempotent (a retried UNLOCK must not fail).
+
+
+async def _holder(access: Access, name: str) -> dict[str, Any] | None:
+    """Who holds the lock of the state ``name`` (None when there is no such state): what a LOCK
+    that lost answers with, read as written SQL since most LOCKs of a race lose."""
+    rows = await State.raw(_HOLDER, access.organization_id, name)
+    return dict(rows[0]) if rows else None
 
 
 def _release_query(where: Combinable) -> Any:
