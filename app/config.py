@@ -106,6 +106,8 @@ class DatabaseSettings:
     sqlite_path: Path
     pool_min: int = 1
     pool_max: int = 10
+    # LOCK and UNLOCK wait for their commit to reach the disk (PostgreSQL synchronous commit).
+    durable_locks: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,9 @@ class SecuritySettings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     password_min_length: int = 10
-    rate_limit_auth_per_minute: int = 20
+    rate_limit_auth_per_minute: int = 20  # per account and client address
+    rate_limit_auth_address_per_minute: int = 120  # every sign-in attempt from one address
+    rate_limit_auth_account_per_minute: int = 100  # failed logins of one account, from anywhere
     rate_limit_api_per_minute: int = 600
     encryption_keys: str | None = None
 
@@ -160,6 +164,7 @@ class LimitSettings:
     max_nodes: int = 20_000
     max_edges: int = 60_000
     max_state_bytes: int = 64 * 1024 * 1024
+    max_inflight_body_bytes: int = 256 * 1024 * 1024  # every request body this process holds at once
 
 
 @dataclass(frozen=True)
@@ -187,12 +192,21 @@ def load_settings() -> Settings:
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must be a redis:// URL")
     production = database_url is not None
+    max_body_bytes = _int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+    max_state_bytes = _int("BOARD3_MAX_STATE_BYTES", 64 * 1024 * 1024, minimum=1024)
+    max_inflight = _int("BOARD3_MAX_INFLIGHT_BODY_BYTES", 256 * 1024 * 1024, minimum=1024)
+    if max_inflight < max(max_body_bytes, max_state_bytes):
+        raise ConfigError(
+            "BOARD3_MAX_INFLIGHT_BODY_BYTES must be at least BOARD3_MAX_STATE_BYTES and "
+            f"BOARD3_MAX_BODY_BYTES ({max(max_body_bytes, max_state_bytes)}), got {max_inflight}: "
+            "a body of the largest allowed size could never be received"
+        )
     return Settings(
         data_dir=data_dir,
         server=ServerSettings(
             host=_env("BOARD3_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("BOARD3_PORT", 8000, minimum=0),
-            max_body_bytes=_int("BOARD3_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024),
+            max_body_bytes=max_body_bytes,
             log_level=(_env("BOARD3_LOG_LEVEL", "INFO") or "INFO").upper(),
             trusted_proxies=_list("BOARD3_TRUSTED_PROXIES"),
             cors_origins=_list("BOARD3_CORS_ORIGINS"),
@@ -204,6 +218,7 @@ def load_settings() -> Settings:
             sqlite_path=data_dir / "board3.sqlite3",
             pool_min=_int("BOARD3_DB_POOL_MIN", 1, minimum=1),
             pool_max=_int("BOARD3_DB_POOL_MAX", 10, minimum=1),
+            durable_locks=_bool("BOARD3_DURABLE_LOCKS", False),
         ),
         redis=RedisSettings(url=redis_url, prefix=_env("BOARD3_REDIS_PREFIX", "board3") or "board3"),
         security=SecuritySettings(
@@ -212,6 +227,8 @@ def load_settings() -> Settings:
             refresh_token_ttl=_int("BOARD3_REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=60),
             password_min_length=_int("BOARD3_PASSWORD_MIN_LENGTH", 10, minimum=8),
             rate_limit_auth_per_minute=_int("BOARD3_RATE_LIMIT_AUTH", 20, minimum=1),
+            rate_limit_auth_address_per_minute=_int("BOARD3_RATE_LIMIT_AUTH_ADDRESS", 120, minimum=1),
+            rate_limit_auth_account_per_minute=_int("BOARD3_RATE_LIMIT_AUTH_ACCOUNT", 100, minimum=1),
             rate_limit_api_per_minute=_int("BOARD3_RATE_LIMIT_API", 600, minimum=1),
             encryption_keys=_env("BOARD3_ENCRYPTION_KEYS"),
         ),
@@ -229,7 +246,8 @@ def load_settings() -> Settings:
         limits=LimitSettings(
             max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),
             max_edges=_int("BOARD3_MAX_EDGES", 60_000, minimum=1),
-            max_state_bytes=_int("BOARD3_MAX_STATE_BYTES", 64 * 1024 * 1024, minimum=1024),
+            max_state_bytes=max_state_bytes,
+            max_inflight_body_bytes=max_inflight,
         ),
         sandbox_enabled=_bool("BOARD3_SANDBOX", not production),
         seed_on_start=_bool("BOARD3_SEED_ON_START", True),

@@ -6,6 +6,7 @@ PostgreSQL, memory or Redis from the settings.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ from app.designs.terraform_controller import DesignTerraformController
 from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib import runtime as runtime_binding
+from app.lib.bodies import BodyBudget
 from app.lib.gate import make_gate
 from app.lib.health import HealthController, MetricsController
 from app.lib.middleware import RequestObserver
@@ -51,6 +53,7 @@ from app.lib.runtime import Runtime, RuntimeBinding, freeze_startup_heap
 from app.lib.schema import refuse_nul
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
+from app.lib.windows import make_windows
 from app.pipelines import tokens as run_tokens
 from app.pipelines.controller import PipelineController
 from app.sandbox.controller import SandboxController, provide_sandbox_store
@@ -59,7 +62,8 @@ from app.states.keys import KeyCheckFailed, check_keyring
 from app.states.protocol import TerraformBackendController, TerraformMethods
 from app.terraform.catalog import get_catalog
 from app.terraform.controller import CatalogController
-from app.worker.process import make_in_process_worker, workers_seen
+from app.terraform.health import terraform_check
+from app.worker.process import make_in_process_worker, workers_check
 from app.worker.queue import SaqQueue, make_queue
 
 log = logging.getLogger("board3")
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings,
         jwt_secret(settings.security.jwt_secret, settings.data_dir),
         gate,
+        make_windows(redis, prefix),
         RunTokens(prefix=run_tokens.RUN_TOKEN_PREFIX, authenticate=run_tokens.authenticate),
     )
     keyring = crypto.get_keyring()  # a malformed BOARD3_ENCRYPTION_KEYS fails here, before serving
@@ -216,8 +221,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "redis": redis,
                 "auth_service": auth_service,
                 "design_deps": make_design_deps(stores.get("cache"), channels),
-                # Production: /health/ready reports the `board3 worker` processes seen lately.
-                "workers_seen": workers_seen if worker is None else None,
+                # Reported by /health/ready, never fatal: the terraform binary, and in production the
+                # `board3 worker` processes seen lately.
+                "reported_checks": [
+                    functools.partial(terraform_check, settings.terraform.binary),
+                    *([workers_check] if worker is None else []),
+                ],
             }
         ),
         openapi_config=_openapi(),
@@ -229,10 +238,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     document_responses(application, PUBLIC_PATHS)
     repair_allow(application)
     # In front of the router and its exception handling: Terraform's LOCK/UNLOCK rewritten to
-    # routable methods, then request id, access log and metrics for every response.
-    application.asgi_handler = TerraformMethods(
-        RequestObserver(RuntimeBinding(application.asgi_handler, runtime))
+    # routable methods, then request id, access log and metrics for every response, then the
+    # bound on request body bytes in flight (charged as handlers read bodies), then the runtime.
+    budget = BodyBudget(
+        RuntimeBinding(application.asgi_handler, runtime), settings.limits.max_inflight_body_bytes
     )
+    application.asgi_handler = TerraformMethods(RequestObserver(budget))
     return application
 
 

@@ -5,7 +5,8 @@ against the same script through redis-py (what the gate used before).
 
 Each call is the gate's admit script with two generation tokens (what a design read asks for):
 through redis-py (what the gate used before), through the pipelined connection, and the whole of
-``RedisGate.admit`` (the script plus building keys and the answer),
+``RedisGate.admit`` (the script plus building keys and the answer), for an API key (no revocation
+mark) and for a session (its mark and the marks' epoch checked too, as for every JWT request),
 made by ``concurrency`` tasks at once on uvloop, as ``board3 serve`` runs. Prints calls/s, wall
 time per call (bounded by Redis running the script, which shares the machine) and this process's
 CPU per call: what each request costs a ``board3 serve`` process.
@@ -47,15 +48,19 @@ async def run(args: argparse.Namespace) -> None:
     redis = Redis.from_url(REDIS_URL)
     gate = RedisGate(redis, prefix, REDIS_URL)
     generations = (f"design:{uuid.uuid4()}", f"org:{uuid.uuid4()}")
-    keys = [f"{prefix}:rl:bench", "", *(f"{prefix}:gen:{g}" for g in generations)]
+    # counter, revocation mark and marks' epoch (none for an API key), generation tokens
+    keys = [f"{prefix}:rl:bench", "", "", *(f"{prefix}:gen:{g}" for g in generations)]
     script = redis.register_script(ADMIT_SCRIPT)
+    session = f"session:{uuid.uuid4()}"
     try:
+        await gate.restore_marks({})  # the epoch exists, as on a Redis that has not lost its data
         calls = (args.calls // args.concurrency) * args.concurrency
         pipe, pipe_script = PipelinedRedis(REDIS_URL), Script(ADMIT_SCRIPT)
         scenarios: dict[str, Callable[[], Awaitable[object]]] = {
             "script via redis-py (pooled)": lambda: script(keys=keys, args=[60, "token"]),
             "script via pipelined connection": lambda: pipe.evalsha(pipe_script, keys, [60, "token"]),
             "RedisGate.admit (all of it)": lambda: gate.admit("bench", 10**9, 60, None, generations),
+            "RedisGate.admit, session": lambda: gate.admit("bench", 10**9, 60, session, generations),
         }
         print(
             f"gate admit script, {calls} calls, {args.concurrency} concurrent callers, uvloop, "

@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "BOARD3_DATA_DIR": _DATA_DIR,
             "BOARD3_JWT_SECRET": "test-secret-" + "x" * 40,
             "BOARD3_RATE_LIMIT_AUTH": "100000",
+            "BOARD3_RATE_LIMIT_AUTH_ADDRESS": "100000",
+            "BOARD3_RATE_LIMIT_AUTH_ACCOUNT": "100000",
             "BOARD3_RATE_LIMIT_API": "100000",
             "BOARD3_LOG_LEVEL": "WARNING",
             "BOARD3_REDIS_PREFIX": REDIS_PREFIX,
@@ -171,6 +173,8 @@ def live_server_env() -> dict[str, str]:
         "BOARD3_JWT_SECRET",
         "BOARD3_REDIS_PREFIX",
         "BOARD3_RATE_LIMIT_AUTH",
+        "BOARD3_RATE_LIMIT_AUTH_ADDRESS",
+        "BOARD3_RATE_LIMIT_AUTH_ACCOUNT",
         "BOARD3_RATE_LIMIT_API",
     )
     return {k: os.environ[k] for k in keep if k in os.environ} | {"BOARD3_LOG_LEVEL": "INFO"}
@@ -193,3 +197,14 @@ def live_server(live_server_env) -> Iterator:
     for server in servers:
         server.stop()
         server.log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def redis_server() -> Iterator:
+    """A redis-server of the test's own on a free port, started; killed after the test."""
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()

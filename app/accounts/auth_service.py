@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from app.accounts import credentials, orgs
+from app.accounts import apikey_auth, credentials, orgs
 from app.accounts.authz import Principal
 from app.accounts.credentials import API_KEY_PREFIX, REFRESH_PREFIX, InvalidToken
 from app.accounts.emails import normalize_email
@@ -25,6 +26,7 @@ from app.accounts.schemas import (
     TokenPair,
     UserRead,
 )
+from app.accounts.signin_limits import SignInLimits
 from app.accounts.tables import ApiKey, Organization, RefreshToken, Session, User
 from app.config import Settings
 from app.db import on_unique_violation, transaction
@@ -34,12 +36,15 @@ from app.lib.errors import (
     BadRequest,
     Conflict,
     FieldError,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
     not_found,
 )
-from app.lib.gate import RequestGate
+from app.lib.gate import Admission, RequestGate
+from app.lib.outage import REDIS_FAULTS
+from app.lib.windows import Windows
 
 log = logging.getLogger("board3.auth")
 
@@ -106,6 +111,7 @@ class AuthService:
         settings: Settings,
         jwt_secret: str,
         gate: RequestGate,
+        windows: Windows,
         run_tokens: RunTokens | None = None,
     ) -> None:
         self.settings = settings
@@ -113,20 +119,12 @@ class AuthService:
         self._secret = jwt_secret
         self._gate = gate
         self._run_tokens = run_tokens
+        self._limits = SignInLimits(windows, settings.security)
         self._verified: LRUCache[str, credentials.AccessClaims] = LRUCache(VERIFIED_TOKENS_KEPT)
-
-    # --- rate limits --------------------------------------------------------------------------
-
-    async def _limit(self, *keys: str) -> None:
-        limit = self.security.rate_limit_auth_per_minute
-        for key in keys:
-            result = await self._gate.hit(f"auth:{key}", limit, 60)
-            if not result.allowed:
-                raise TooManyRequests(
-                    "too many attempts; try again later",
-                    headers={"Retry-After": str(result.retry_after)},
-                    extra={"retry_after": result.retry_after},
-                )
+        self._keys = apikey_auth.KeyMemory()
+        self._restoring = asyncio.Lock()
+        self._restored = 0  # how many times this process restored the revocation marks
+        self._marks_unsynced = False  # a revocation mark could not be written (Redis was down)
 
     # --- register / login -----------------------------------------------------------------------
 
@@ -145,7 +143,7 @@ class AuthService:
         except ValidationFailed as exc:
             errors += exc.errors
             email = data.email.strip().lower()  # still counted by the rate limit
-        await self._limit(f"ip:{client.ip}", f"account:{email}")
+        await self._limits.register(email, client.ip)
         errors += self._password_errors(data.password)
         name = data.name.strip()
         if not name:
@@ -189,10 +187,13 @@ class AuthService:
 
     async def login(self, data: LoginRequest, client: Client) -> TokenPair:
         email = normalize_email(data.email)
-        await self._limit(f"ip:{client.ip}", f"account:{email}")
+        await self._limits.login(email, client.ip)
+        under_attack = await self._limits.account_under_attack(email)
         user = await User.objects().where(User.email == email).first()
+        await self._limits.refuse_unless_known(under_attack, user.id if user else None, client.ip)
         ok = await credentials.verify_password(user.password_hash if user else None, data.password)
         if user is None or not ok or not user.is_active:
+            await self._limits.failed(email)
             log.info("login failed", extra={"ip": client.ip})
             raise Unauthorized(LOGIN_FAILED, code="login-failed")
         now = utcnow()
@@ -229,7 +230,7 @@ class AuthService:
     # --- refresh rotation -----------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str, client: Client) -> TokenPair:
-        await self._limit(f"ip:{client.ip}")
+        await self._limits.refresh(client.ip)
         invalid = Unauthorized("refresh token is invalid or expired", code="invalid-refresh-token")
         if not refresh_token.startswith(REFRESH_PREFIX):
             raise invalid
@@ -313,7 +314,52 @@ class AuthService:
                 )
         # Access tokens of this session die at once: every request checks this mark (it only has
         # to outlive the tokens, which expire by themselves).
-        await self._gate.mark(f"session:{session_id}", self.security.access_token_ttl + 60)
+        try:
+            await self._gate.mark(f"session:{session_id}", self._mark_ttl)
+        except REDIS_FAULTS:
+            # The session is revoked in the database; the mark is written, with every other
+            # recent one, before this process admits the next request on a session.
+            self._marks_unsynced = True
+            raise
+
+    @property
+    def _mark_ttl(self) -> int:
+        return self.security.access_token_ttl + 60
+
+    async def restore_marks(self, seen: int) -> None:
+        """Write the revocation marks of every session revoked within an access token's lifetime
+        (the database's ``revoked_at`` is the truth) and the marks' epoch. One restorer per
+        process at a time; ``seen`` is ``_restored`` as the caller last saw it, so callers that
+        queued behind a restorer do not repeat its work."""
+        async with self._restoring:
+            if self._restored != seen:
+                return
+            now = utcnow()
+            rows = await Session.select(Session.id, Session.revoked_at).where(
+                Session.revoked_at > now - dt.timedelta(seconds=self._mark_ttl)
+            )
+            marks = {
+                f"session:{r['id']}": max(1, self._mark_ttl - int((now - r["revoked_at"]).total_seconds()))
+                for r in rows
+            }
+            await self._gate.restore_marks(marks)
+            self._marks_unsynced = False
+            self._restored += 1
+        log.warning("revocation marks restored from the database", extra={"sessions": len(marks)})
+
+    async def _admit(self, rate_key: str, mark: str | None, generations: Sequence[str]) -> Admission:
+        """The gate's answer for a request, restoring lost revocation marks first when needed."""
+        limit = self.security.rate_limit_api_per_minute
+        for _ in range(3):
+            seen = self._restored
+            if self._marks_unsynced and mark is not None:
+                await self.restore_marks(seen)
+                continue
+            admission = await self._gate.admit(rate_key, limit, 60, mark, generations)
+            if not admission.marks_lost:
+                return admission
+            await self.restore_marks(seen)
+        raise ServiceUnavailable("revocation marks could not be restored; retry shortly")
 
     async def logout(self, principal: Principal) -> None:
         if principal.session_id is None:
@@ -386,22 +432,27 @@ class AuthService:
         One gate call answers both "is this session revoked?" and "is this caller over its API
         rate limit?", and reads the tokens of the ``generations`` the route depends on (one Redis
         round trip in production). A JWT needs no database query: it names the user and carries
-        the email; revoking the session is how it ends early.
+        the email; revoking the session is how it ends early. An API key needs at most one
+        (``app.accounts.apikey_auth``).
         """
-        key_principal: Principal | None = None
         if credential.startswith(API_KEY_PREFIX):
-            key_principal = await self.authenticate_api_key(credential, client)
-            rate_key, mark = f"api:api_key:{key_principal.id}", None
-        elif self._run_tokens is not None and credential.startswith(self._run_tokens.prefix):
-            key_principal = await self._run_tokens.authenticate(credential, client)
-            rate_key, mark = f"api:run:{key_principal.id}", None
-        else:
-            claims = self._verify(credential)
-            rate_key, mark = f"api:user:{claims.user_id}", f"session:{claims.session_id}"
-        limit = self.security.rate_limit_api_per_minute
-        admission = await self._gate.admit(rate_key, limit, 60, mark, generations)
+            return await self._authenticate_key(credential, client, generations)
+        if self._run_tokens is not None and credential.startswith(self._run_tokens.prefix):
+            run = await self._run_tokens.authenticate(credential, client)
+            tokens = self._admitted(await self._admit(f"api:run:{run.id}", None, generations), generations)
+            return dataclasses.replace(run, generations=tokens) if tokens else run
+        claims = self._verify(credential)
+        mark = f"session:{claims.session_id}"
+        admission = await self._admit(f"api:user:{claims.user_id}", mark, generations)
         if admission.revoked:
             raise Unauthorized("session has been revoked", code="session-revoked")
+        tokens = self._admitted(admission, generations)
+        label = claims.email or f"user:{claims.user_id}"
+        return user_principal(claims.user_id, label, claims.session_id, client, tokens)
+
+    @staticmethod
+    def _admitted(admission: Admission, generations: Sequence[str]) -> dict[str, str] | None:
+        """Refuse a caller over its rate limit; the generation tokens read for the route."""
         assert admission.rate is not None
         if not admission.rate.allowed:
             retry = str(admission.rate.retry_after)
@@ -410,11 +461,59 @@ class AuthService:
                 headers={"Retry-After": retry},
                 extra={"retry_after": admission.rate.retry_after},
             )
-        tokens = dict(zip(generations, admission.tokens, strict=True)) if admission.tokens else None
-        if key_principal is not None:
-            return dataclasses.replace(key_principal, generations=tokens) if tokens else key_principal
-        label = claims.email or f"user:{claims.user_id}"
-        return user_principal(claims.user_id, label, claims.session_id, client, tokens)
+        if not generations or not admission.tokens:
+            return None
+        return dict(zip(generations, admission.tokens[: len(generations)], strict=True))
+
+    async def _authenticate_key(self, key: str, client: Client, generations: Sequence[str]) -> Principal:
+        """An API key: on first sight the database is asked before the gate; once the key's id is
+        known, the gate reads the key's generation tokens too and the database is asked only when
+        they changed (revocation, rotation, a membership change) or the answer is a minute old."""
+        digest = credentials.sha256_hex(key)
+        known = self._keys.names.get(digest)
+        if known is None:
+            facts = self._check_key(await apikey_auth.load(digest))
+            self._keys.learn(digest, facts)
+            admission = await self._admit(f"api:api_key:{facts.id}", None, generations)
+        else:
+            key_id, names = known
+            admission = await self._admit(f"api:api_key:{key_id}", None, (*generations, *names))
+            stamp = admission.tokens[len(generations) :]
+            remembered = self._keys.recall(digest, stamp) if stamp else None
+            if remembered is None:
+                remembered = await apikey_auth.load(digest)  # None once the key was rotated
+                if remembered is not None and stamp:
+                    self._keys.remember(digest, stamp, remembered)
+            facts = self._check_key(remembered)
+        tokens = self._admitted(admission, generations)
+        now = utcnow()
+        if facts.last_used_at is None or now - facts.last_used_at > API_KEY_TOUCH_INTERVAL:
+            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == facts.id)
+            self._keys.touched(digest, now)
+        return Principal(
+            kind="api_key",
+            id=facts.id,
+            label=f"api-key:{facts.prefix}",
+            organization_id=facts.organization_id,
+            organization_slug=facts.organization_slug,
+            scopes=facts.scopes,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+            generations=tokens,
+            extra={"creator_id": facts.created_by},
+        )
+
+    @staticmethod
+    def _check_key(facts: apikey_auth.KeyFacts | None) -> apikey_auth.KeyFacts:
+        if facts is None or facts.revoked or (facts.expires_at is not None and facts.expires_at <= utcnow()):
+            raise Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
+        if not facts.creator_is_member:
+            raise Unauthorized(
+                "API key no longer works: the member who created it has left the organization",
+                code="api-key-creator-removed",
+            )
+        return facts
 
     def _verify(self, token: str) -> credentials.AccessClaims:
         """Verify an access token, remembering tokens already verified: a client sends the same
@@ -431,41 +530,3 @@ class AuthService:
             self._verified.pop(token, None)
             raise Unauthorized("access token is invalid or expired", code="invalid-token")
         return claims
-
-    async def authenticate_api_key(self, key: str, client: Client) -> Principal:
-        invalid = Unauthorized("API key is invalid, expired or revoked", code="invalid-api-key")
-        row = (
-            await ApiKey.select(
-                ApiKey.id,
-                ApiKey.prefix,
-                ApiKey.scopes,
-                ApiKey.expires_at,
-                ApiKey.revoked_at,
-                ApiKey.last_used_at,
-                ApiKey.organization._.id,
-                ApiKey.organization._.slug,
-            )
-            .where(ApiKey.secret_hash == credentials.sha256_hex(key))
-            .first()
-            .output(load_json=True)
-        )
-        now = utcnow()
-        if (
-            row is None
-            or row["revoked_at"] is not None
-            or (row["expires_at"] is not None and row["expires_at"] <= now)
-        ):
-            raise invalid
-        if row["last_used_at"] is None or now - row["last_used_at"] > API_KEY_TOUCH_INTERVAL:
-            await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
-        return Principal(
-            kind="api_key",
-            id=row["id"],
-            label=f"api-key:{row['prefix']}",
-            organization_id=row["organization.id"],
-            organization_slug=row["organization.slug"],
-            scopes=frozenset(row["scopes"] or []),
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
-        )

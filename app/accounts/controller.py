@@ -75,7 +75,12 @@ class AuthController(Controller):
         """The new user owns the new organization. Returns tokens so the client is logged in at once."""
         return await auth_service.register(data, client)
 
-    @post("/login", status_code=HTTP_200_OK, exclude_from_auth=True, summary="Log in with email and password")
+    @post(
+        "/login",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Log in with email and password",
+    )
     async def login(
         self,
         data: JSONBody[LoginRequest],
@@ -85,7 +90,12 @@ class AuthController(Controller):
         """Wrong email and wrong password give the same 401, so the answer reveals no accounts."""
         return await auth_service.login(data, client)
 
-    @post("/refresh", status_code=HTTP_200_OK, exclude_from_auth=True, summary="Rotate the refresh token")
+    @post(
+        "/refresh",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Rotate the refresh token",
+    )
     async def refresh(
         self,
         data: JSONBody[RefreshRequest],

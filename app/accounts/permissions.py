@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "apikey:write": "Create, rotate and revoke API keys (within one's own permissions)",
     "audit:read": "Read the organization's audit log",
     "design:read": "See designs, versions, templates and resources",
+    "design:comment": "Comment on designs one can see, and resolve comment threads",
     "design:write": "Create, change and delete designs; publish templates",
     "state:read": "Read Terraform states and their versions",
     "state:write": "Write Terraform states, take and release locks",
@@ -26,7 +27,9 @@ PERMISSIONS: dict[str, str] = {
     "pipeline:approve": "Approve executions that need approval",
 }
 
-VIEWER = frozenset({"org:read", "design:read", "state:read", "pipeline:read"})
+# Commenting is a permission of its own, so that a read-only API key writes nothing; every built-in
+# role has it (members could always comment on what they see).
+VIEWER = frozenset({"org:read", "design:read", "design:comment", "state:read", "pipeline:read"})
 DEVELOPER = VIEWER | {"design:write", "state:write", "pipeline:write", "pipeline:run", "apikey:write"}
 ADMIN = DEVELOPER | {"org:admin", "audit:read", "state:admin", "pipeline:approve"}
 OWNER = ADMIN | {"org:owner"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -172,7 +172,13 @@ class ApiKeyCreate(Request):
     expires_at: dt.datetime | None = None
 
 
+ApiKeyStatus = Literal["active", "revoked", "expired", "creator_removed"]
+
+
 class ApiKeyRead(Response):
+    """A key works only while its creator is a member of the organization, and only within the
+    creator's current permissions: ``effective_scopes`` is what it may do now."""
+
     id: uuid.UUID
     name: str
     prefix: str
@@ -182,6 +188,16 @@ class ApiKeyRead(Response):
     expires_at: dt.datetime | None
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    status: Annotated[
+        ApiKeyStatus,
+        msgspec.Meta(
+            description="`creator_removed`: the member who created the key has left the organization, "
+            "so the key is refused"
+        ),
+    ] = "active"
+    effective_scopes: Annotated[
+        list[str], msgspec.Meta(description="`scopes` within the creator's current role permissions")
+    ] = msgspec.field(default_factory=list)
 
 
 class ApiKeySecret(Response):

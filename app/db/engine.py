@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 
 from app.config import Settings
+from app.db.sqlite import PooledSQLiteEngine, QueuedWriter
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -28,7 +31,7 @@ def make_engine(settings: Settings) -> Engine:
         return PostgresEngine(config={"dsn": settings.database.url})
     path = settings.database.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    return PooledSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
 
 
 def prepare_sqlite_file(path: str) -> None:
@@ -51,27 +54,64 @@ async def _keep_session(connection: Any) -> None:
     lock uses a connection of its own), so nothing is left to reset."""
 
 
+# Connections whose commits PostgreSQL acknowledges before flushing them to disk (asynchronous
+# commit), for the writes that may be relaxed: see ``run_relaxed``. None when every commit must be
+# durable (BOARD3_DURABLE_LOCKS) and on SQLite.
+_relaxed_pool: asyncpg.Pool | None = None
+
+
 async def start(engine: Engine, settings: Settings) -> None:
+    global _relaxed_pool
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(
             min_size=settings.database.pool_min, max_size=settings.database.pool_max, reset=_keep_session
         )
+        if not settings.database.durable_locks and _relaxed_pool is None:
+            _relaxed_pool = await asyncpg.create_pool(
+                **engine.config,
+                min_size=1,
+                max_size=max(2, settings.database.pool_max // 2),
+                reset=_keep_session,
+                server_settings={"synchronous_commit": "off"},
+            )
     elif isinstance(engine, SQLiteEngine):
         prepare_sqlite_file(engine.path)
+        if isinstance(engine, PooledSQLiteEngine):
+            engine.open_pool()
 
 
 async def stop(engine: Engine) -> None:
+    global _relaxed_pool
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+        if _relaxed_pool is not None:
+            pool, _relaxed_pool = _relaxed_pool, None
+            await pool.close()
+    elif isinstance(engine, PooledSQLiteEngine):
+        await engine.close_pool()
+
+
+async def run_relaxed(engine: Engine, statement: QueryString) -> list[dict[str, Any]] | None:
+    """Run one self-contained statement on a connection with asynchronous commit, or return None
+    when there is none (durable commits configured, SQLite, or inside a transaction, whose
+    connection the statement must use). PostgreSQL then acknowledges the commit before its WAL
+    reaches the disk: a crash of PostgreSQL itself (not of Board3) within about 0.6 s can lose it,
+    whole, and nothing else; it saves the fsync wait (about 1 ms here) on each such write."""
+    pool = _relaxed_pool
+    if pool is None or engine.current_transaction.get() is not None:
+        return None
+    sql, args = statement.compile_string(engine_type=engine.engine_type)
+    return [dict(row) for row in await pool.fetch(sql, *args)]
 
 
 @asynccontextmanager
 async def transaction(engine: Engine) -> AsyncIterator[Any]:
     """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so two
-    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    writers never fail on a lock upgrade, and the writers of this process queue on an asyncio lock
+    before that (``app.db.sqlite.QueuedWriter``)."""
     if isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
-            yield tx
+        async with QueuedWriter(engine, transaction_type=TransactionType.immediate) as tx:
+            yield tx  # nested: joins the outer transaction (and its place in the queue)
     else:
         async with engine.transaction() as tx:
             yield tx

@@ -1,7 +1,9 @@
 """Who may do what on one design: organization membership (role permissions) or a share.
 
-Members get capabilities from their role: ``design:read`` -> read and comment, ``design:write`` ->
-write and manage (shares, deletion, templates), ``org:admin`` -> moderate (delete any comment).
+Members get capabilities from their role: ``design:read`` -> read, with ``design:comment`` ->
+comment, ``design:write`` -> comment, write and manage (shares, deletion, templates),
+``org:admin`` -> moderate (delete any comment). API keys get them from their scopes the same way,
+so a key scoped to ``design:read`` alone cannot comment.
 A share gives a user who need not be a member ``view`` (read), ``comment`` or ``edit`` (read,
 comment, write) on that one design and nothing else. Another tenant's design, or a deleted one,
 is "not found"; a known design without the capability is 403.
@@ -41,7 +43,7 @@ SHARE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 
 _DENIED = {
     "read": "you cannot see this design",
-    "comment": "this design is shared with you without the right to comment",
+    "comment": "commenting needs the 'design:comment' permission or a comment share",
     "write": "this action needs the 'design:write' permission or an edit share",
     "manage": "this action needs the 'design:write' permission in the design's organization",
     "moderate": "only the author or an organization admin can do this",
@@ -51,7 +53,9 @@ _DENIED = {
 def member_capabilities(permissions: frozenset[str]) -> frozenset[Capability]:
     caps: set[Capability] = set()
     if "design:read" in permissions:
-        caps |= {"read", "comment"}
+        caps.add("read")
+        if "design:comment" in permissions:
+            caps.add("comment")
     if "design:write" in permissions:
         caps |= {"read", "comment", "write", "manage"}
     if "org:admin" in permissions:

@@ -182,8 +182,9 @@ class CollaborationController(Controller):
         design_id: FromPath[uuid.UUID],
         data: JSONBody[CommentCreate],
     ) -> CommentRead:
-        """Members with `design:read` and users with a `comment` or `edit` share may comment. `node_id`
-        must be a node of `version` (default: the current version)."""
+        """Members (and API keys) with `design:read` and `design:comment` (or `design:write`), and
+        users with a `comment` or `edit` share, may comment. `node_id` must be a node of `version`
+        (default: the current version)."""
         return await comments.add_comment(principal, deps.events, design_id, data)
 
     @patch("/comments/{comment_id:uuid}", summary="Edit a comment, or resolve / reopen a thread")

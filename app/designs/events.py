@@ -21,6 +21,7 @@ from litestar.response import ServerSentEventMessage
 from app.accounts.authz import Principal
 from app.designs.access import design_access
 from app.designs.schemas import DesignEvent, EventType
+from app.lib.channels import RESYNC
 from app.lib.clock import utcnow
 from app.lib.errors import AppError
 
@@ -59,7 +60,15 @@ class DesignEvents:
             log.warning("could not publish %s for design %s: %s", type_, design_id, exc)
 
 
+RESYNC_EVENT = ServerSentEventMessage(
+    event="resync",
+    data='{"reason":"the live connection was interrupted; events may have been missed, refetch the design"}',
+)
+
+
 def _sse(payload: bytes) -> ServerSentEventMessage:
+    if payload == RESYNC:  # the bus reconnected: what was published meanwhile is lost
+        return RESYNC_EVENT
     try:
         event = msgspec.json.decode(payload, type=DesignEvent)
     except msgspec.DecodeError:
@@ -81,8 +90,10 @@ async def stream(
     """Yield the design's events until the client goes away or loses access.
 
     Access is checked again after every share change or deletion and at every heartbeat, so a
-    revoked share ends the stream at once. A client too slow to keep up loses the oldest events
-    (it refetches the design on the next one; ETags make that cheap).
+    revoked share ends the stream at once. After the event bus lost its connection and got it
+    back, the stream gets a ``resync`` event: events published meanwhile are gone, refetch. A
+    client too slow to keep up loses the oldest events (it refetches the design on the next one;
+    ETags make that cheap).
     """
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=BACKLOG)
 
@@ -104,7 +115,7 @@ async def stream(
                     return
                 yield ServerSentEventMessage(data=None, comment="keep-alive")
                 continue
-            if _concerns_access(payload) and not await still_allowed():
+            if (payload == RESYNC or _concerns_access(payload)) and not await still_allowed():
                 return
             yield _sse(payload)
 

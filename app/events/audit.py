@@ -24,6 +24,33 @@ def _clean(details: dict[str, Any]) -> dict[str, Any]:
     return {k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE) else v) for k, v in details.items()}
 
 
+def entry(
+    principal: Principal,
+    action: str,
+    *,
+    organization_id: uuid.UUID | None,
+    object_type: str = "",
+    object_id: Any = "",
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """The audit row for one mutation, not yet written (``record`` writes it; a statement that
+    changes a row and records it at once takes it as it is)."""
+    return AuditLog(
+        organization_id=organization_id,
+        actor_type=principal.kind,
+        actor_id=principal.actor_id,
+        actor_label=principal.label[:320],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id)[:128],
+        details=_clean(details or {}),
+        ip=principal.ip,
+        user_agent=(principal.user_agent or "")[:512] or None,
+        request_id=principal.request_id,
+        created_at=utcnow(),
+    )
+
+
 async def record(
     principal: Principal,
     action: str,
@@ -34,20 +61,13 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit row. Call it inside the transaction that makes the change."""
-    await AuditLog.insert(
-        AuditLog(
-            organization_id=organization_id,
-            actor_type=principal.kind,
-            actor_id=principal.actor_id,
-            actor_label=principal.label[:320],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id)[:128],
-            details=_clean(details or {}),
-            ip=principal.ip,
-            user_agent=(principal.user_agent or "")[:512] or None,
-            request_id=principal.request_id,
-            created_at=utcnow(),
-        )
+    row = entry(
+        principal,
+        action,
+        organization_id=organization_id,
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
     )
+    await AuditLog.insert(row)
     log.info("audit", extra={"action": action, "object_type": object_type, "object_id": str(object_id)})

@@ -142,6 +142,20 @@ def too_large(what: str, limit: int, setting: str | None, **kw: Any) -> PayloadT
     )
 
 
+class ServiceUnavailable(AppError):
+    """The request could not be served now (a dependency is down, or the process is at a capacity
+    limit); ``Retry-After`` says when to try again, and Terraform retries 5xx by itself."""
+
+    status = 503
+    code = "unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 2, code: str | None = None, **kwargs: Any) -> None:
+        headers = {"Retry-After": str(retry_after), **kwargs.pop("headers", {})}
+        extra = {"retry_after": retry_after, **kwargs.pop("extra", {})}
+        super().__init__(detail, headers=headers, extra=extra, code=code, **kwargs)
+
+
 def not_found(kind: str) -> NotFound:
     """The one way to say "no such object (or not yours)": same words whether it exists or not."""
     return NotFound(f"{kind} not found", code="not-found")

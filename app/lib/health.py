@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -13,7 +14,6 @@ from litestar.response import Response as LitestarResponse
 from piccolo.querystring import QueryString
 
 from app.lib.schema import Response
-from app.terraform.runner import TerraformError, find_terraform, terraform_version
 
 
 class Check(Response):
@@ -29,24 +29,9 @@ class Health(Response):
     checks: list[Check]
 
 
-_FAILURE_TTL = 60.0
-_terraform_failures: dict[str, tuple[float, Check]] = {}
-
-
-async def terraform_check(binary: str) -> Check:
-    """Reported, never fatal: the API works without terraform; pipelines need it. A failure is
-    remembered for a minute so that a broken binary does not slow every probe down."""
-    failed = _terraform_failures.get(binary)
-    if failed is not None and time.monotonic() - failed[0] < _FAILURE_TTL:
-        return failed[1]
-    try:
-        path = find_terraform(binary)
-        version = await terraform_version(path)  # cached per binary by the runner
-    except (TerraformError, OSError) as exc:
-        check = Check(name="terraform", ok=False, detail=str(exc), fatal=False)
-        _terraform_failures[binary] = (time.monotonic(), check)
-        return check
-    return Check(name="terraform", ok=True, detail=f"{path} {version}", fatal=False)
+# A check of something that is not this process's own dependency (the terraform binary, the
+# workers): reported, never fatal. The composition root gives them (``app.state.reported_checks``).
+ReportedCheck = Callable[[], Awaitable[Check]]
 
 
 async def _timed(name: str, probe: Any) -> Check:
@@ -56,15 +41,6 @@ async def _timed(name: str, probe: Any) -> Check:
         return Check(name=name, ok=True, latency_ms=round((time.perf_counter() - start) * 1000, 2))
     except Exception as exc:
         return Check(name=name, ok=False, detail=type(exc).__name__)
-
-
-async def _workers(seen: Any) -> Check:
-    """Reported, never fatal: without workers executions wait, the API works."""
-    try:
-        count = await asyncio.wait_for(seen(), timeout=5)
-    except Exception as exc:
-        return Check(name="workers", ok=False, detail=type(exc).__name__, fatal=False)
-    return Check(name="workers", ok=count > 0, detail=f"{count} seen in the last minute", fatal=False)
 
 
 class HealthController(Controller):
@@ -94,9 +70,8 @@ class HealthController(Controller):
         checks = [await _timed("database", lambda: engine.run_querystring(QueryString("SELECT 1")))]
         if state.redis is not None:
             checks.append(await _timed("redis", state.redis.ping))
-        checks.append(await terraform_check(state.settings.terraform.binary))
-        if state.get("workers_seen") is not None:
-            checks.append(await _workers(state.workers_seen))
+        for reported in state.get("reported_checks", ()):
+            checks.append(await reported())
         ok = all(c.ok for c in checks if c.fatal)
         return LitestarResponse(
             Health(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503

@@ -83,7 +83,8 @@ _PROBLEMS: dict[int, str] = {
     "`BOARD3_MAX_EDGES`; the detail names the limit",
     422: "Well-formed JSON with unacceptable values; `errors` lists every failing field",
     429: "Too many requests (`BOARD3_RATE_LIMIT_API`, `BOARD3_RATE_LIMIT_AUTH`); see `Retry-After`",
-    503: "A service Board3 needs (database, Redis) is unreachable; retry later",
+    503: "A service Board3 needs (database, Redis) is unreachable, or the process holds as many request "
+    "bodies as it may (`BOARD3_MAX_INFLIGHT_BODY_BYTES`); retry after `Retry-After` seconds",
 }
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -2,6 +2,7 @@
 
 Body validation failures become 422 with ``errors: [{field, message}]`` (field paths relative to
 the body, e.g. ``canvas.nodes[3].id``); malformed JSON and bad query/path values are 400;
+a Redis fault is 503 with ``Retry-After`` (logged once per outage, ``app.lib.outage``);
 unexpected exceptions are 500 with a generic detail (the traceback goes to the log, with the
 request id, never to the client).
 """
@@ -17,6 +18,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.lib.errors import PROBLEM_BASE, AppError, too_large
+from app.lib.outage import REDIS, REDIS_FAULTS, RETRY_AFTER_SECONDS
 
 log = logging.getLogger("board3.errors")
 
@@ -134,6 +136,20 @@ def recursion_handler(request: Request[Any, Any, Any], exc: RecursionError) -> R
     return problem_response(400, "malformed-body", "Malformed request body", "the JSON is nested too deeply")
 
 
+def redis_fault_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A Redis fault anywhere in a request is a 503 with Retry-After, logged once per outage (not a
+    500 with a traceback per request)."""
+    REDIS.failed(exc)
+    return problem_response(
+        503,
+        "dependency-unavailable",
+        "Service unavailable",
+        "a backing service (Redis) is unreachable; retry shortly",
+        {"retry_after": RETRY_AFTER_SECONDS},
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(
@@ -149,6 +165,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: validation_handler,
     HTTPException: http_error_handler,
     RecursionError: recursion_handler,
+    **dict.fromkeys(REDIS_FAULTS, redis_fault_handler),
     Exception: internal_error_handler,
 }
 

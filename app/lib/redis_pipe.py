@@ -12,8 +12,10 @@ Scope is deliberately small: commands and replies as hiredis parses them, ``EVAL
 ``NOSCRIPT`` fallback, AUTH/SELECT from the URL (``redis://``, ``rediss://``, ``unix://``), TLS
 with the URL's options exactly as redis-py applies them (``ssl_cert_reqs``, ``ssl_ca_certs``,
 ``ssl_certfile``/``ssl_keyfile``, ``ssl_check_hostname``, ...), a timeout per call, and
-reconnection on the next call after any failure. Everything else Board3
-asks of Redis goes through redis-py.
+reconnection on the next call after any failure. A failed connection attempt is not repeated for
+``RECONNECT_PAUSE_SECONDS``: calls in between fail at once with the same error, so an unreachable
+Redis costs each request nothing rather than a connect timeout each. Everything else Board3 asks of
+Redis goes through redis-py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +35,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
+RECONNECT_PAUSE_SECONDS = 0.5
 
 
 class _Protocol(asyncio.Protocol):
@@ -85,6 +89,7 @@ class PipelinedRedis:
         self._timeout = timeout
         self._protocol: _Protocol | None = None
         self._connecting = asyncio.Lock()
+        self._failed: tuple[float, RedisConnectionError | RedisTimeoutError] | None = None
 
     async def execute(self, *args: Any) -> Any:
         """Send one command and return its reply; an error reply raises ``ResponseError``."""
@@ -121,16 +126,25 @@ class PipelinedRedis:
         async with self._connecting:
             if self._protocol is not None and self._protocol.lost is None:
                 return self._protocol  # another caller connected while this one waited
+            if self._failed is not None and time.monotonic() - self._failed[0] < RECONNECT_PAUSE_SECONDS:
+                raise type(self._failed[1])(str(self._failed[1]))
             try:
                 async with asyncio.timeout(self._timeout):
                     protocol = await self._open()
                     await self._handshake(protocol)
             except TimeoutError:
-                raise RedisTimeoutError(f"could not connect to Redis within {self._timeout} s") from None
+                failure: RedisConnectionError | RedisTimeoutError = RedisTimeoutError(
+                    f"could not connect to Redis within {self._timeout} s"
+                )
             except OSError as exc:
-                raise RedisConnectionError(f"could not connect to Redis: {exc}") from exc
-            self._protocol = protocol
-            return protocol
+                failure = RedisConnectionError(f"could not connect to Redis: {exc}")
+            except RedisConnectionError as exc:
+                failure = exc
+            else:
+                self._protocol, self._failed = protocol, None
+                return protocol
+            self._failed = (time.monotonic(), failure)
+            raise failure
 
     async def _open(self) -> _Protocol:
         loop, options = asyncio.get_running_loop(), self._options

@@ -8,12 +8,13 @@ from __future__ import annotations
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from redis.asyncio import Redis
+
+from app.lib.channels import ResilientRedisChannels
 
 STORE_NAMES = ("cache",)
 
@@ -30,7 +31,7 @@ def make_store_registry(redis: Redis | None, prefix: str) -> StoreRegistry:
 def make_channels_backend(redis: Redis | None, prefix: str) -> ChannelsBackend:
     if redis is None:
         return MemoryChannelsBackend()
-    return RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}:channels")
+    return ResilientRedisChannels(redis, key_prefix=f"{prefix}:channels")
 
 
 def make_channels_plugin(redis: Redis | None, prefix: str) -> ChannelsPlugin:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +45,14 @@ def execution_id(principal: Principal) -> uuid.UUID | None:
 
 
 INLINE_LIMIT = crypto.THREAD_THRESHOLD  # below this, hash and decode inline (as crypto does)
+
+# A request body, or how to read it: services that take one check the caller's access first and
+# only then read it, so a refused caller's body is never read into memory.
+Body = bytes | bytearray | Callable[[], Awaitable[bytes | bytearray]]
+
+
+async def read(body: Body) -> bytes | bytearray:
+    return await body() if callable(body) else body
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +185,18 @@ async def write_state(
     principal: Principal,
     slug: str,
     name: str,
-    body: bytes | bytearray,
+    body: Body,
     *,
     lock_id: str | None = None,
     content_md5: str | None = None,
     force: bool = False,
 ) -> WriteResult:
-    """POST /tf/{org}/{state}: store a new version unless the checks refuse it."""
+    """POST /tf/{org}/{state}: store a new version unless the checks refuse it. The caller's
+    access is checked before ``body`` is read."""
     access = await resolve(principal, slug, name, "state:write")
     if force:
         access.require("state:admin")
+    body = await read(body)
     row = await find_state(access, name)
     version_id = uuid.uuid4()
     sealed: crypto.Envelope | None = None

@@ -9,13 +9,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.lib.errors import AppError
+from app.states.header import MAX_STATE_DEPTH
 from app.states.schemas import OutputRead, ResourceRead
 
 MASK = None
 
 
+class StateTooDeep(AppError):
+    """A stored version nested deeper than writes accept (it was written before the limit)."""
+
+    status = 422
+    code = "state-too-deep"
+    title = "State nested too deeply"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"this version of the state is nested more than {MAX_STATE_DEPTH} levels deep, deeper than "
+            "Board3 reads states; write a new version to use it here"
+        )
+
+
 def _document(data: bytes) -> dict[str, Any]:
-    doc = json.loads(data)
+    try:
+        doc = json.loads(data)
+    except RecursionError:
+        raise StateTooDeep() from None
     if not isinstance(doc, dict):
         raise ValueError("a state document is a JSON object")
     return doc
@@ -26,7 +45,10 @@ def rewrite(data: bytes, *, serial: int, lineage: str) -> bytes:
     doc = _document(data)
     doc["serial"] = serial
     doc["lineage"] = lineage
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+    try:
+        return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+    except RecursionError:
+        raise StateTooDeep() from None
 
 
 def outputs(data: bytes, *, reveal: bool) -> list[OutputRead]:

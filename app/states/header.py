@@ -7,12 +7,16 @@ Resources are counted through a one-field Struct, so instance attributes are nev
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import msgspec
 
 SUPPORTED_STATE_FORMATS = frozenset({4})  # Terraform >= 0.12 and OpenTofu write format 4
 MAX_LOCK_BODY = 64 * 1024
+# Levels of JSON nesting a state may have. Writes above it are refused, so every reader (outputs,
+# resources, restore) can decode whatever was accepted; real states stay within a few dozen.
+MAX_STATE_DEPTH = 256
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _LOCK_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -79,7 +83,44 @@ def decode_header(body: bytes | bytearray | memoryview) -> StateHeader:
         raise HeaderError("lineage must be a non-empty string of at most 128 characters")
     if len(header.terraform_version) > 64:
         raise HeaderError("terraform_version is too long")
+    check_depth(body)
     return header
+
+
+_NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')
+_ONE_KIND = bytes.maketrans(b"[{]}", b"(())")
+_STEP = {40: 1, 41: -1}.__getitem__
+_SHRINKING_PASSES = 8
+
+
+def nesting_depth(data: bytes | bytearray | memoryview) -> int:
+    """Levels of ``[]``/``{}`` nesting outside strings of a well-formed JSON document, with
+    C-speed passes only: escaped backslashes and quotes go, then everything but quotes and
+    brackets, then strings; what is left is the bracket skeleton, whose innermost pairs are peeled
+    off a few times (each pass removes one level everywhere) before the rest is counted. About a
+    quarter of a second for 60 MB of state, far less for the usual few hundred KB."""
+    text = bytes(data)
+    if b"\\" in text:
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Adjacent quotes are an empty string's, or the end of one and the start of the next with no
+    # bracket between: dropping them leaves only the strings that hold brackets.
+    skeleton = text.translate(None, _NOT_STRUCTURAL).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    skeleton = skeleton.translate(_ONE_KIND)
+    peeled = 0
+    while skeleton and peeled < _SHRINKING_PASSES:
+        skeleton, peeled = skeleton.replace(b"()", b""), peeled + 1
+    return peeled + max(itertools.accumulate(map(_STEP, skeleton)), default=0)
+
+
+def check_depth(data: bytes | bytearray | memoryview) -> None:
+    depth = nesting_depth(data)
+    if depth > MAX_STATE_DEPTH:
+        raise HeaderError(
+            f"the state is nested {depth} levels deep; the limit is {MAX_STATE_DEPTH} levels of arrays "
+            "and objects"
+        )
 
 
 def decode_lock_info(body: bytes | bytearray) -> LockInfo:

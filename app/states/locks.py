@@ -8,22 +8,40 @@ The UPDATE addresses the state by name, so the usual LOCK and UNLOCK need no rea
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 from piccolo.columns.combination import Combinable
+from piccolo.querystring import QueryString
 
-from app.accounts.authz import Access, Principal
+from app.accounts.authz import Access, Principal, tenant_column
 from app.db import transaction
+from app.db.statements import update_and_insert
 from app.events import audit
+from app.events.tables import AuditLog
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict
+from app.states.backend import Body, read
 from app.states.header import HeaderError, LockInfo, decode_lock_info, encode_lock_info
 from app.states.lockview import StateLocked, lock_read
-from app.states.lookup import create_state, find_state, load_state, named, resolve
+from app.states.lookup import create_state, load_state, resolve
 from app.states.schemas import LockRead
 from app.states.tables import State
 
 _RACE_RETRIES = 5
+
+# LOCK and UNLOCK as written SQL: they are the backend's hottest writes, and building them with
+# the query builder cost more than running them. The tenant column comes from tenant_column.
+_STATE = f'"{State._meta.tablename}"'
+_NAMED = f'"{tenant_column(State)._meta.db_column_name}" = {{}} AND "name" = {{}}'
+_TAKE = (  # names from the table definition; every value is a parameter
+    f"UPDATE {_STATE} SET lock_id = {{}}, lock_info = {{}}, locked_by = {{}}, locked_by_id = {{}}, "  # noqa: S608
+    f"locked_at = {{}} WHERE {_NAMED} AND lock_id IS NULL RETURNING id"
+)
+_HOLDER = f"SELECT lock_id, lock_info, locked_by FROM {_STATE} WHERE {_NAMED}"  # noqa: S608
+_RELEASE = (
+    f"UPDATE {_STATE} SET lock_id = NULL, lock_info = NULL, locked_by = NULL, locked_by_id = NULL, "  # noqa: S608
+    f"locked_at = NULL WHERE {_NAMED} AND lock_id = {{}} RETURNING id"
+)
 
 
 def _decode(body: bytes | bytearray) -> LockInfo:
@@ -33,32 +51,18 @@ def _decode(body: bytes | bytearray) -> LockInfo:
         raise BadRequest(str(exc), code="invalid-lock-info") from None
 
 
-async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> bytes:
+async def lock(principal: Principal, slug: str, name: str, body: Body) -> bytes:
     """LOCK: take the lock for the holder in ``body``; 423 with the holder's info if taken.
-    The first LOCK of a name creates the state."""
+    The first LOCK of a name creates the state. Access is checked before ``body`` is read."""
     access = await resolve(principal, slug, name, "state:write")
-    info = _decode(body)
+    info = _decode(await read(body))
     raw = encode_lock_info(info)
+    holder_label, holder_id, org = principal.label[:320], principal.actor_id, access.organization_id
     for _ in range(_RACE_RETRIES):
-        async with transaction():
-            taken = (
-                await State.update(
-                    {
-                        State.lock_id: info.id,
-                        State.lock_info: raw.decode(),
-                        State.locked_by: principal.label[:320],
-                        State.locked_by_id: principal.actor_id,
-                        State.locked_at: utcnow(),
-                    },
-                    use_auto_update=False,
-                )
-                .where(named(access, name) & State.lock_id.is_null())
-                .returning(State.id)
-            )
-            if taken:
-                await _audit(access, "state.lock", taken[0]["id"], name, info)
-                return raw
-        holder = await find_state(access, name)
+        take = QueryString(_TAKE, info.id, raw.decode(), holder_label, holder_id, utcnow(), org, name)
+        if await _changed_and_audited(take, access, "state.lock", name, info):
+            return raw
+        holder = await _holder(access, name)
         if holder is None:
             await create_state(access, name)
         elif holder["lock_id"]:
@@ -67,43 +71,45 @@ async def lock(principal: Principal, slug: str, name: str, body: bytes | bytearr
     raise Conflict("the lock was taken and released too often to acquire it; retry", code="lock-contended")
 
 
-async def unlock(principal: Principal, slug: str, name: str, body: bytes | bytearray) -> None:
+async def unlock(principal: Principal, slug: str, name: str, body: Body) -> None:
     """UNLOCK: release the lock of the holder in ``body``. An empty body is ``terraform
-    force-unlock`` (it never sends the id) and needs ``state:admin``."""
+    force-unlock`` (it never sends the id) and needs ``state:admin``. Access is checked before
+    ``body`` is read."""
     access = await resolve(principal, slug, name, "state:write")
+    body = await read(body)
     if not body.strip():
         access.require("state:admin")
         await force_unlock_access(access, name)
         return
     info = _decode(body)
-    async with transaction():
-        released = await _release(named(access, name) & (State.lock_id == info.id))
-        if released is not None:
-            await _audit(access, "state.unlock", released, name, info)
-            return
+    release = QueryString(_RELEASE, access.organization_id, name, info.id)
+    if await _changed_and_audited(release, access, "state.unlock", name, info):
+        return
     current = await load_state(access, name)
     if current["lock_id"]:
         raise StateLocked(current, f"lock {info.id} does not hold this state")
     # Not locked at all: releasing is idempotent (a retried UNLOCK must not fail).
 
 
-async def _release(where: Combinable) -> uuid.UUID | None:
-    """Clear the lock of the state matching ``where`` (and a lock condition); its id, if any."""
-    released = (
-        await State.update(
-            {
-                State.lock_id: None,
-                State.lock_info: None,
-                State.locked_by: None,
-                State.locked_by_id: None,
-                State.locked_at: None,
-            },
-            use_auto_update=False,
-        )
-        .where(where)
-        .returning(State.id)
-    )
-    return released[0]["id"] if released else None
+async def _holder(access: Access, name: str) -> dict[str, Any] | None:
+    """Who holds the lock of the state ``name`` (None when there is no such state): what a LOCK
+    that lost answers with, read as written SQL since most LOCKs of a race lose."""
+    rows = await State.raw(_HOLDER, access.organization_id, name)
+    return dict(rows[0]) if rows else None
+
+
+def _release_query(where: Combinable) -> Any:
+    """Clear the lock of the state matching ``where`` (force-unlock)."""
+    return State.update(
+        {
+            State.lock_id: None,
+            State.lock_info: None,
+            State.locked_by: None,
+            State.locked_by_id: None,
+            State.locked_at: None,
+        },
+        use_auto_update=False,
+    ).where(where)
 
 
 async def force_unlock(principal: Principal, slug: str, name: str) -> LockRead | None:
@@ -118,7 +124,7 @@ async def force_unlock_access(access: Access, name: str) -> LockRead | None:
         if not row["lock_id"]:
             return None
         previous = lock_read(row)
-        await _release(State.id == row["id"])
+        await _release_query(State.id == row["id"])
         await audit.record(
             access.principal,
             "state.force_unlock",
@@ -136,12 +142,22 @@ async def force_unlock_access(access: Access, name: str) -> LockRead | None:
     return previous
 
 
-async def _audit(access: Access, action: str, state_id: uuid.UUID, name: str, info: LockInfo) -> None:
-    await audit.record(
+async def _changed_and_audited(
+    update: QueryString, access: Access, action: str, name: str, info: LockInfo
+) -> bool:
+    """Run a LOCK's or UNLOCK's conditional UPDATE and, if it matched, its audit row, atomically
+    (one statement on PostgreSQL). Whether it matched.
+
+    The commit is relaxed (acknowledged before it is on disk) unless BOARD3_DURABLE_LOCKS is set:
+    only a crash of PostgreSQL itself within a fraction of a second can lose it, and a lost LOCK
+    or UNLOCK fails safe. The holder's writes are refused (409, lock not held) rather than
+    accepted without a lock, and a lost release leaves the lock for a force-unlock. State writes
+    always wait for the disk."""
+    entry = audit.entry(
         access.principal,
         action,
         organization_id=access.organization_id,
         object_type="state",
-        object_id=state_id,
         details={"name": name, "lock_id": info.id, "operation": info.operation},
     )
+    return bool(await update_and_insert(update, entry, AuditLog.object_id, State.id, relaxed=True))

@@ -3,12 +3,15 @@
 LOCK and UNLOCK are not methods Litestar can route (its handlers accept only the standard HTTP
 methods), so ``TerraformMethods`` rewrites them before routing: LOCK/UNLOCK on ``/tf/{org}/{state}``
 or ``/tf/{org}/{state}/lock`` become POST/DELETE on ``.../lock``. Bodies are read here, chunked or
-not, up to the state size limit (413 past it), without an intermediate copy.
+not, up to the state size limit (413 past it), without an intermediate copy, and only once the
+service has checked the caller's access: another tenant's key, or one without ``state:write``,
+is answered 404/403 without its body being read (the server discards it as it arrives).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, delete, get, post
@@ -160,7 +163,7 @@ class TerraformBackendController(Controller):
         locked, else 423 with the holder's lock info). Same serial and bytes: 200, nothing stored.
         Older serial, other lineage, or same serial with other bytes: 409. Not a state: 400. Over
         `BOARD3_MAX_STATE_BYTES`: 413. A refused write changes nothing."""
-        body = await read_body(request, _state_limit(), "BOARD3_MAX_STATE_BYTES")
+        body = functools.partial(read_body, request, _state_limit(), "BOARD3_MAX_STATE_BYTES")
         await backend.write_state(
             principal, org, name, body, lock_id=lock_id, content_md5=content_md5, force=force
         )
@@ -187,8 +190,9 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: Terraform's lock info. 200 when taken; 423 with the holder's lock info otherwise
         (`state:write`). Creates the state on first use."""
-        body = await read_body(request, MAX_LOCK_BODY, None)
-        info = await locks.lock(principal, org, name, body)
+        info = await locks.lock(
+            principal, org, name, functools.partial(read_body, request, MAX_LOCK_BODY, None)
+        )
         return Response(content=info, status_code=200, media_type=JSON)
 
     @delete(
@@ -206,6 +210,5 @@ class TerraformBackendController(Controller):
     ) -> Response[bytes]:
         """Body: the holder's lock info (releases; another id gets 423 with the holder's info).
         An empty body is `terraform force-unlock` and needs `state:admin`."""
-        body = await read_body(request, MAX_LOCK_BODY, None)
-        await locks.unlock(principal, org, name, body)
+        await locks.unlock(principal, org, name, functools.partial(read_body, request, MAX_LOCK_BODY, None))
         return Response(content=b"", status_code=200)

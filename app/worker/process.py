@@ -26,6 +26,7 @@ from app.db.migrate import ensure_migrated
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.gate import make_gate
+from app.lib.health import Check
 from app.lib.redis import make_redis
 from app.pipelines import jobs as execution_jobs
 from app.pipelines import metrics as pipeline_metrics
@@ -121,6 +122,16 @@ class Upkeep:
 
 async def workers_seen() -> int:
     return int(await WorkerRow.count().where(WorkerRow.last_seen_at > utcnow() - SEEN_WITHIN))
+
+
+async def workers_check() -> Check:
+    """Reported by ``/health/ready`` in production, never fatal: without workers executions wait,
+    the API works."""
+    try:
+        count = await asyncio.wait_for(workers_seen(), timeout=5)
+    except Exception as exc:
+        return Check(name="workers", ok=False, detail=type(exc).__name__, fatal=False)
+    return Check(name="workers", ok=count > 0, detail=f"{count} seen in the last minute", fatal=False)
 
 
 class InProcessWorker:

@@ -74,3 +74,15 @@ def test_without_a_checkout_the_default_data_dir_is_the_current_directorys(monke
     monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path / "site-packages")
     monkeypatch.chdir(tmp_path)
     assert load_settings().data_dir == tmp_path / ".board3"
+
+
+def test_bodies_in_flight_must_hold_the_largest_allowed_body(env):
+    env.setenv("BOARD3_MAX_STATE_BYTES", str(8 * 1024 * 1024))
+    env.setenv("BOARD3_MAX_INFLIGHT_BODY_BYTES", str(4 * 1024 * 1024))
+    with pytest.raises(ConfigError, match="BOARD3_MAX_INFLIGHT_BODY_BYTES"):
+        load_settings()
+    env.setenv("BOARD3_MAX_INFLIGHT_BODY_BYTES", str(8 * 1024 * 1024))
+    assert load_settings().limits.max_inflight_body_bytes == 8 * 1024 * 1024
+    env.delenv("BOARD3_MAX_INFLIGHT_BODY_BYTES")
+    env.delenv("BOARD3_MAX_STATE_BYTES")
+    assert load_settings().limits.max_inflight_body_bytes == 256 * 1024 * 1024

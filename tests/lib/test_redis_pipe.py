@@ -102,6 +102,32 @@ async def test_unreachable_redis_is_a_connection_error() -> None:
         await pipe.execute("PING")
 
 
+async def test_a_failed_connection_is_not_retried_by_every_waiting_call(monkeypatch) -> None:
+    """While Redis is unreachable, calls fail at once instead of each waiting out a connect
+    timeout (a black-holed Redis would otherwise hold every request for seconds); a later call
+    tries again, so service resumes by itself."""
+    from app.lib import redis_pipe
+
+    monkeypatch.setattr(redis_pipe, "RECONNECT_PAUSE_SECONDS", 0.2)
+    pipe = PipelinedRedis(TEST_REDIS_URL)
+    attempts = 0
+    real_open = pipe._open
+
+    async def unreachable() -> object:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.05)  # a slow failure, as a connect timeout is
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(pipe, "_open", unreachable)
+    results = await asyncio.gather(*(pipe.execute("PING") for _ in range(20)), return_exceptions=True)
+    assert all(isinstance(r, RedisConnectionError) for r in results) and attempts == 1
+    await asyncio.sleep(0.25)
+    monkeypatch.setattr(pipe, "_open", real_open)
+    assert await pipe.execute("PING") == b"PONG"
+    await pipe.close()
+
+
 async def test_auth_is_sent_from_the_url(redis: Redis) -> None:
     """Redis here has no password: AUTH with one is refused, and that refusal is reported."""
     pipe = PipelinedRedis(TEST_REDIS_URL.replace("redis://", "redis://someone:wrong@"), timeout=1)

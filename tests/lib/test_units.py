@@ -34,6 +34,10 @@ async def test_memory_gate_windows_and_marks():
     assert [r.allowed for r in results] == [True, True, True, False, False]
     assert results[0].remaining == 2 and 1 <= results[-1].retry_after <= 60
     assert (await limiter.hit("other", 3, 60)).allowed
+    # A new gate knows no revocation marks: it says so rather than admit a session.
+    lost = await limiter.admit("caller", 3, 60, "session:s1")
+    assert lost.marks_lost and not lost.revoked and lost.rate is None
+    await limiter.restore_marks({})
     await limiter.mark("session:s1", 60)
     assert (await limiter.admit("caller", 3, 60, "session:s1")).revoked
     admitted = await limiter.admit("caller", 3, 60, "session:s2")
@@ -56,6 +60,7 @@ async def test_redis_gate_is_atomic_under_concurrency_and_honours_marks():
         ttl = await redis.ttl(f"{REDIS_PREFIX}:rl:{key}")
         assert 0 < ttl <= 60
         mark = f"session:{uuid.uuid4().hex}"
+        await limiter.restore_marks({})
         assert not (await limiter.admit(key + "x", 5, 60, mark)).revoked
         await limiter.mark(mark, 30)
         refused = await limiter.admit(key + "x", 5, 60, mark)
