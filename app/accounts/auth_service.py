@@ -345,7 +345,7 @@ class AuthService:
             await self._gate.restore_marks(marks)
             self._marks_unsynced = False
             self._restored += 1
-        log.warning("revocation marks restored from the database", extra={"sessions": len(marks)})
+        log.info("revocation marks restored from the database", extra={"sessions": len(marks)})
 
     async def _admit(self, rate_key: str, mark: str | None, generations: Sequence[str]) -> Admission:
         """The gate's answer for a request, restoring lost revocation marks first when needed."""
