@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,15 +105,23 @@ class Run:
             self.row = fresh
         return moved
 
-    async def settle(self, fields: dict[str, Any], **details: Any) -> bool:
+    async def settle(
+        self, fields: dict[str, Any], also: Callable[[], Awaitable[None]] | None = None, **details: Any
+    ) -> bool:
         """This job's last move: stop watching the row, store every log line, then hand the row
         back (the lease is released in the same UPDATE). The next job for the execution (an apply
-        after approval) may start the moment it commits, so nothing of this job may follow."""
+        after approval) may start the moment it commits, so nothing of this job may follow; what
+        must become true with the move (``also``: the pipeline learns what was applied) commits
+        in the same transaction, so nobody sees an applied execution whose pipeline does not know."""
         await self.stop_heartbeat()
         if self.writer is not None:
             await self.writer.close()
             self.writer = None
-        return await self.move(fields | {"worker_id": None, "lease_expires_at": None}, **details)
+        async with transaction():
+            moved = await self.move(fields | {"worker_id": None, "lease_expires_at": None}, **details)
+            if moved and also is not None:
+                await also()
+        return moved
 
     async def stop_heartbeat(self) -> None:
         if self.beating is not None:
@@ -423,11 +431,10 @@ async def plan_phase(run: Run) -> None:
         return
     if fields["status"] == "planned":
         run.say(f"Waiting for {'approval' if run.row['pipeline.require_approval'] else 'confirmation'}.")
-    if not await run.settle(fields, counts=counts):
+    # An apply with nothing to do: the infrastructure matches this version, as after an apply.
+    applied = fields["status"] == "planned_and_finished" and not run.row["speculative"]
+    if not await run.settle(fields, (lambda: record_applied(run, now)) if applied else None, counts=counts):
         raise Stopped("the execution changed while it was planned")
-    if run.row["status"] == "planned_and_finished" and not run.row["speculative"]:
-        # An apply with nothing to do: the infrastructure matches this version, as after an apply.
-        await record_applied(run, now)
 
 
 async def apply_phase(run: Run, *, fresh_workspace: bool) -> None:
@@ -439,15 +446,14 @@ async def apply_phase(run: Run, *, fresh_workspace: bool) -> None:
     await terraform(run, "apply", ["apply", "-input=false", "-json", "-auto-approve", PLAN_FILE])
     now = utcnow()
     run.say(f"Applied design version {run.row['design_version']}.")
-    if not await run.settle(run.model.apply_finished(now)):
+    if not await run.settle(run.model.apply_finished(now), lambda: record_applied(run, now)):
         raise Stopped("the execution changed while it was applied")
-    await record_applied(run, now)
 
 
 async def record_applied(run: Run, now: dt.datetime) -> None:
     """The pipeline, its state and its design learn what was applied (one transaction)."""
     version = run.row["design_version"] if run.row["operation"] != "destroy" else None
-    async with transaction():
+    async with transaction():  # joins the settling move's transaction
         await Pipeline.update(
             {Pipeline.last_applied_version: version, Pipeline.last_applied_at: now}, use_auto_update=False
         ).where(Pipeline.id == run.row["pipeline"])

@@ -21,7 +21,7 @@ from app.events.bus import emit
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.principal import Principal
-from app.pipelines.logs import LogWriter, publish_end
+from app.pipelines.logs import LogWriter, publish_end, stored_end
 from app.pipelines.masking import Masker
 from app.pipelines.model import FINISHED, ExecutionModel
 from app.pipelines.tables import Execution, Pipeline, SavedPlan
@@ -228,7 +228,7 @@ async def finish_lost(row: Mapping[str, Any], reason: str, *, forced: bool = Fal
 
 
 async def _after_loss(row: Mapping[str, Any], reason: str) -> None:
-    writer = LogWriter(row["id"], row["organization"], row["log_lines"] or 0, Masker(()))
+    writer = LogWriter(row["id"], row["organization"], await stored_end(row["id"]), Masker(()))
     writer.write(f"Error: {reason}")
     if await ownership.release_run_lock(SYSTEM, row["state_id"], row["id"], reason):
         writer.write("Board3 released the state lock the run held.")

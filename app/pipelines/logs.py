@@ -23,6 +23,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
 from piccolo.columns.combination import WhereRaw
 
+from app.db import transaction
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.pipelines.masking import Masker
@@ -108,20 +109,21 @@ class LogWriter:
                 return
             lines, first = self._pending, self._stored
             self._pending = []
-            try:
-                await ExecutionLog.insert(
-                    ExecutionLog(
-                        organization=self.organization_id,
-                        execution=self.execution_id,
-                        first_line=first,
-                        line_count=len(lines),
-                        data="\n".join(lines),
-                        created_at=utcnow(),
+            try:  # the chunk and the count together: a crash between them would misnumber the next
+                async with transaction():
+                    await ExecutionLog.insert(
+                        ExecutionLog(
+                            organization=self.organization_id,
+                            execution=self.execution_id,
+                            first_line=first,
+                            line_count=len(lines),
+                            data="\n".join(lines),
+                            created_at=utcnow(),
+                        )
                     )
-                )
-                await Execution.update(
-                    {Execution.log_lines: first + len(lines)}, use_auto_update=False
-                ).where(Execution.id == self.execution_id)
+                    await Execution.update(
+                        {Execution.log_lines: first + len(lines)}, use_auto_update=False
+                    ).where(Execution.id == self.execution_id)
             except BaseException:
                 self._pending = lines + self._pending  # keep them for the next flush
                 raise
@@ -155,6 +157,17 @@ async def stored_lines(execution_id: uuid.UUID, start: int = 0) -> list[str]:
         skip = max(0, start - chunk["first_line"])
         out.extend(lines[skip:])
     return out
+
+
+async def stored_end(execution_id: uuid.UUID) -> int:
+    """The number of the line after the last one stored (where another writer goes on)."""
+    last = (
+        await ExecutionLog.select(ExecutionLog.first_line, ExecutionLog.line_count)
+        .where(ExecutionLog.execution == execution_id)
+        .order_by(ExecutionLog.first_line, ascending=False)
+        .first()
+    )
+    return 0 if last is None else int(last["first_line"]) + int(last["line_count"])
 
 
 def _event(number: int, text: str) -> ServerSentEventMessage:
