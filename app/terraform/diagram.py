@@ -1,4 +1,5 @@
-"""SVG diagram of a design: layered layout, parents drawn around children, arrows for edges.
+"""SVG diagram of a design: boxes where the canvas put them (else a layered layout), parents drawn
+around children, arrows routed around the boxes in their way.
 
 Highlighted nodes (drift, plan changes) get a distinct outline and fill and the ``highlight``
 class. Every label is XML-escaped and truncated to its box; characters XML cannot carry are
@@ -13,6 +14,7 @@ from collections.abc import Collection
 from app.terraform.canvas import Canvas, Node
 from app.terraform.catalog import Catalog
 from app.terraform.layout import CHAR_W, HEADER, MARGIN, Rect, effective_parents, layout
+from app.terraform.routing import Point, Router
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _COLORS = {
@@ -72,6 +74,7 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
     containers = {p for p in parent.values() if p is not None}
     width = max((r.x + r.w for r in rects.values()), default=0.0) + MARGIN
     height = max((r.y + r.h for r in rects.values()), default=0.0) + MARGIN
+    router = Router(rects, parent, width, height)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif">',
@@ -90,14 +93,19 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
 
     for nid in sorted(containers, key=lambda k: (depth(k), k)):
         out.append(_container(nodes[nid], rects[nid], catalog, nid in highlight))
-    out.append('<g class="edges" fill="none" stroke="#607d8b" stroke-width="1.4">')
+    out.append('<g class="edges" fill="none" stroke="#607d8b" stroke-width="1.4" stroke-linejoin="round">')
+    routes: dict[tuple[str, str], list[Point]] = {}
     for e in canvas.edges:
         if e.source in rects and e.target in rects and e.source != e.target:
             if _related(e.source, e.target, parent):
                 continue
+            key = (e.source, e.target)
+            if key not in routes:
+                routes[key] = router.route(*key)
             dashed = ' stroke-dasharray="5 4"' if e.attribute == "depends_on" else ""
             out.append(
-                f'<path d="{_edge_path(rects[e.source], rects[e.target])}" marker-end="url(#arrow)"{dashed}/>'
+                f'<path data-source="{xml_text(e.source)}" data-target="{xml_text(e.target)}" '
+                f'd="{_path(routes[key])}" marker-end="url(#arrow)"{dashed}/>'
             )
     out.append("</g>")
     for nid, node in nodes.items():
@@ -105,6 +113,10 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
             out.append(_leaf(node, rects[nid], catalog, nid in highlight))
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _path(points: list[Point]) -> str:
+    return "M " + " L ".join(f"{x:.1f} {y:.1f}" for x, y in points)
 
 
 def _related(a: str, b: str, parent: dict[str, str | None]) -> bool:
@@ -155,20 +167,3 @@ def _container(node: Node, r: Rect, catalog: Catalog, highlighted: bool) -> str:
         f'<text x="{r.x + 10:.1f}" y="{r.y + HEADER - 9:.1f}" font-size="12" font-weight="bold" '
         f'fill="{stroke}">{label}</text></g>'
     )
-
-
-def _edge_path(src: Rect, dst: Rect) -> str:
-    """A curve from the source's side to the target's facing side (dependencies sit on the left)."""
-    sy, dy = src.y + src.h / 2, dst.y + dst.h / 2
-    if dst.x + dst.w <= src.x:
-        x1, x2 = src.x, dst.x + dst.w
-    elif src.x + src.w <= dst.x:
-        x1, x2 = src.x + src.w, dst.x
-    else:
-        x1, x2 = src.x + src.w / 2, dst.x + dst.w / 2
-        sy = src.y + (src.h if dst.y > src.y else 0.0)
-        dy = dst.y + (0.0 if dst.y > src.y else dst.h)
-        mid = (sy + dy) / 2
-        return f"M {x1:.1f} {sy:.1f} C {x1:.1f} {mid:.1f} {x2:.1f} {mid:.1f} {x2:.1f} {dy:.1f}"
-    mid = (x1 + x2) / 2
-    return f"M {x1:.1f} {sy:.1f} C {mid:.1f} {sy:.1f} {mid:.1f} {dy:.1f} {x2:.1f} {dy:.1f}"
