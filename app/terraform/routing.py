@@ -197,12 +197,9 @@ class Router:
         if not self.boxes.exact or self.boxes.work > MAX_WORK:
             return _fallback(src, dst)
         skip = self._skip(s, t)
-        frames = []
-        if src[2] <= dst[0] or dst[2] <= src[0]:  # side by side: try leaving sideways first
-            frames.append(True)
-        if src[3] <= dst[1] or dst[3] <= src[1]:  # one above the other
-            frames.append(False)
-        for along_x in frames:
+        # side by side: leave sideways; one above the other: up or down (line probes try the rest)
+        along_x = src[2] <= dst[0] or dst[2] <= src[0]
+        if along_x or src[3] <= dst[1] or dst[3] <= src[1]:
             found = self._simple(src, dst, skip, along_x, (self._outer(s), self._outer(t)))
             if found is not None:
                 return found
@@ -249,11 +246,11 @@ class Router:
         lasts, reach2 = self._turns(b, tv, a, -d, outer[1], skip, along_x)
         f_lo, f_hi = (self.frame[1], self.frame[3]) if along_x else (self.frame[0], self.frame[2])
         for c1 in firsts:  # Z: one turn out of the source, across to the target
-            lo1, hi1 = self._run(c1, sv, skip, along_x, (f_lo, f_hi))
+            lo1, hi1 = self.boxes.stretch(c1, sv, skip, along_x, f_lo, f_hi)
             if lo1 <= tv <= hi1 and reach2[0] <= c1 <= reach2[1]:
                 return _simplify([pt(a, sv), pt(c1, sv), pt(c1, tv), pt(b, tv)])
         for c2 in lasts:  # Z: across from the source, one turn into the target
-            lo2, hi2 = self._run(c2, tv, skip, along_x, (f_lo, f_hi))
+            lo2, hi2 = self.boxes.stretch(c2, tv, skip, along_x, f_lo, f_hi)
             if lo2 <= sv <= hi2 and reach1[0] <= c2 <= reach1[1]:
                 return _simplify([pt(a, sv), pt(c2, sv), pt(c2, tv), pt(b, tv)])
         return None
@@ -271,7 +268,7 @@ class Router:
         """Where a route leaving at ``(a, v)`` towards ``b`` may turn, nearest first (``STUB`` out,
         just outside each box around its end, as far as it can go before the next box), and the
         free stretch of its row."""
-        lo, hi = self._run(v, a, skip, not along_x, (min(a, b), max(a, b)))
+        lo, hi = self.boxes.stretch(v, a, skip, not along_x, min(a, b), max(a, b))
         room = 2 * CLEAR if (hi - lo) > 2 * STUB + 2 * CLEAR else CLEAR  # keep off the next box
         reach = hi - room if d > 0 else lo + room
         sides = (
@@ -288,13 +285,6 @@ class Router:
         out = sorted({first, *ok})
         return (out if d > 0 else out[::-1]), (lo, hi)
 
-    def _run(
-        self, u: float, v: float, skip: frozenset[int], along_x: bool, bounds: tuple[float, float]
-    ) -> tuple[float, float]:
-        """The free stretch, within ``bounds``, of the line across at ``u`` (x = u when ``along_x``)
-        around ``v``."""
-        return self.boxes.stretch(u, v, skip, along_x, *bounds)
-
     # -- line probes from both ends ------------------------------------------------------------
 
     def _probe(
@@ -308,9 +298,9 @@ class Router:
 
         def probe(horizontal: bool, f: float, at: float, path: tuple[Point, ...]) -> _Probe | None:
             if horizontal:
-                lo, hi = self._run(f, at, skip, False, (fx1, fx2))
+                lo, hi = self.boxes.stretch(f, at, skip, False, fx1, fx2)
             else:
-                lo, hi = self._run(f, at, skip, True, (fy1, fy2))
+                lo, hi = self.boxes.stretch(f, at, skip, True, fy1, fy2)
             return None if lo >= hi else (horizontal, f, lo, hi, path)
 
         def starts(box: tuple[float, ...], other: tuple[float, ...], facing: bool) -> list[_Probe]:
