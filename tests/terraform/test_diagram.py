@@ -3,9 +3,13 @@ routed around boxes, drift marks and their legend, escaping, determinism."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from itertools import combinations, pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -290,6 +294,41 @@ def test_drift_marks_and_legend_exactly_when_drifted(catalog, canvas, data):
 
 
 # -- examples -------------------------------------------------------------------------------------
+
+
+_RENDER = """
+import hashlib
+from app.terraform.canvas import Canvas, Node, Position
+from app.terraform.catalog import load_catalog
+from app.terraform.diagram import render_svg
+from app.terraform.samples import aws_design
+c = aws_design(150)
+nodes = [
+    Node(id=n.id, type=n.type, name=n.name, parent=n.parent,
+         position=Position(x=(i * 37) % 900, y=(i * 53) % 700) if i % 3 == 0 else None)
+    for i, n in enumerate(c.nodes)
+]
+svg = render_svg(Canvas(nodes=nodes, edges=c.edges), load_catalog(None), drift={"db-0": "changed"})
+print(hashlib.sha256(svg.encode()).hexdigest())
+"""
+
+
+def test_same_bytes_in_every_process():
+    """Server workers must agree on a diagram's ETag, whatever their hash seed."""
+    root = Path(__file__).resolve().parents[2]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _RENDER],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
 
 
 @pytest.mark.parametrize("make", [lambda: aws_design(24), lambda: aws_design(120)])
