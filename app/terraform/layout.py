@@ -1,9 +1,15 @@
-"""Layered left-to-right layout of a canvas, with children laid out inside their parents.
+"""Layout of a canvas: boxes where the canvas put them, a layered layout for the rest, children
+inside their parents.
 
-Dependencies are drawn on the left of what depends on them (an edge ``u -> v`` puts v in an
-earlier column). Each parent is laid out as a box around its children, recursively; edges between
-nodes in different boxes are lifted to the boxes that contain them. Iterative throughout so
-hostile depth cannot exhaust the stack; linear apart from sorting.
+Siblings (nodes with the same parent) are arranged together. Those with a canvas ``position``
+keep their relative order on both axes: scaled from the canvas coordinates, then pushed right only
+as far as needed so no two boxes overlap (``_place``). Those without one get a layered
+left-to-right layout, dependencies on the left of what depends on them (an edge ``u -> v`` puts v
+in an earlier column), as a block beside the placed ones. Each parent is laid out as a box around
+its children, recursively; edges between nodes in different boxes are lifted to the boxes that
+contain them. Sibling boxes are always at least ``GAP_Y - BAND`` apart, children ``PAD`` inside their
+parent, so there is room to route edges between any two boxes. Iterative throughout so hostile
+depth cannot exhaust the stack; linear apart from sorting.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ GAP_Y = 18.0
 MARGIN = 24.0
 MAX_NESTING = 24
 MIN_COLUMN_HEIGHT = 700.0
+PLACED_GAP_X = 32.0  # horizontal room kept between placed boxes pushed apart
+BAND = 6.0  # height of the horizontal bands that find which placed boxes share a row
+DENSITY = 1.0  # placed boxes are spread until their extent could hold DENSITY times their area
+MAX_EXTENT = 50_000.0  # canvas coordinates further apart than this are compressed
+MAX_COORDINATE = 1e9
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +173,112 @@ def _arrange(
     nodes: dict[str, Node],
     rel: dict[str, tuple[float, float]],
 ) -> tuple[float, float]:
-    """Place ``members`` in columns by layer; return the (width, height) they occupy."""
+    """Place sibling ``members`` (relative to their parent's content area); return the (width,
+    height) they occupy. Nodes with a canvas position are placed by it; the others get the layered
+    layout, as a block to the right of or below the placed ones (whichever keeps the area smaller)."""
     if not members:
         return 0.0, 0.0
+    where = {m: p for m in members if (p := canvas_position(nodes[m])) is not None}
+    if not where:
+        return _layered(members, edges, size, nodes, rel)
+    pw, ph = _place(where, size, rel)
+    free = [m for m in members if m not in where]
+    if not free:
+        return pw, ph
+    free_set = set(free)
+    aw, ah = _layered(free, {e for e in edges if e[0] in free_set and e[1] in free_set}, size, nodes, rel)
+    beside = (pw + GAP_X + aw) * max(ph, ah)
+    below = max(pw, aw) * (ph + GAP_X + ah)
+    dx, dy = (pw + GAP_X, 0.0) if beside <= below else (0.0, ph + GAP_X)
+    for m in free:
+        x, y = rel[m]
+        rel[m] = (x + dx, y + dy)
+    return max(pw, dx + aw), max(ph, dy + ah)
+
+
+def canvas_position(node: Node) -> tuple[float, float] | None:
+    """The node's canvas position, bounded; None when it has none (or it is not a finite number)."""
+    p = node.position
+    if p is None or not (math.isfinite(p.x) and math.isfinite(p.y)):
+        return None
+    return (min(max(p.x, -MAX_COORDINATE), MAX_COORDINATE), min(max(p.y, -MAX_COORDINATE), MAX_COORDINATE))
+
+
+def _place(
+    where: dict[str, tuple[float, float]],
+    size: dict[str, tuple[float, float]],
+    rel: dict[str, tuple[float, float]],
+) -> tuple[float, float]:
+    """Place boxes at their canvas positions, keeping the order on each axis; return their extent.
+
+    The positions are scaled (uniformly) only when the boxes cannot fit in their extent (canvases
+    that count in grid units rather than pixels get spread out) or it is huge (compressed). Then,
+    in order of x, each box goes at its scaled x, but never left of the box before it (one unit
+    right of it when its canvas x is larger, so the order survives rounding) and right of every
+    box already placed whose rows it shares (found through bands of ``BAND`` height). Rows (y) are
+    kept as scaled, again with the order enforced. Boxes less than ``GAP_Y - BAND`` apart vertically
+    end at least ``PLACED_GAP_X`` apart horizontally, so no two overlap and there is room between
+    any two for an edge.
+    """
+    members = list(where)
+    n = len(members)
+    x0 = min(p[0] for p in where.values())
+    y0 = min(p[1] for p in where.values())
+    ex = max(p[0] for p in where.values()) - x0
+    ey = max(p[1] for p in where.values()) - y0
+    mw = sum(size[m][0] for m in members) / n
+    mh = sum(size[m][1] for m in members) / n
+    need = DENSITY * sum(size[m][0] * size[m][1] for m in members)
+    # smallest s >= 1 with (s * ex + mw) * (s * ey + mh) >= need
+    a, b, c = ex * ey, ex * mh + ey * mw, mw * mh - need
+    if c >= 0:
+        scale = 1.0
+    elif a > 0:
+        scale = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    elif b > 0:
+        scale = -c / b
+    else:
+        scale = 1.0
+    scale = max(1.0, scale)
+    if max(ex, ey) * scale > MAX_EXTENT:
+        scale = MAX_EXTENT / max(ex, ey)
+
+    top: dict[str, float] = {}
+    prev_y, prev_top = math.nan, -math.inf
+    for m in sorted(members, key=lambda k: (where[k][1], where[k][0], k)):
+        y = where[m][1]
+        top[m] = max((y - y0) * scale, prev_top + (1.0 if y > prev_y else 0.0))
+        prev_y, prev_top = y, top[m]
+
+    reach: dict[int, float] = {}  # band -> where the boxes placed in it end, plus the gap
+    prev_x, prev_left = math.nan, -math.inf
+    width = height = 0.0
+    for m in sorted(members, key=lambda k: (where[k][0], top[k], k)):
+        x = where[m][0]
+        w, h = size[m]
+        y = top[m]
+        left = max((x - x0) * scale, prev_left + (1.0 if x > prev_x else 0.0))
+        # boxes less than GAP_Y - BAND apart share a band; GAP_Y apart (the layered layout) none
+        for band in range(math.floor((y - GAP_Y + BAND) / BAND), math.ceil((y + h + GAP_Y - BAND) / BAND)):
+            left = max(left, reach.get(band, left))
+        end = left + w + PLACED_GAP_X
+        for band in range(math.floor(y / BAND), math.ceil((y + h) / BAND)):
+            if reach.get(band, -math.inf) < end:
+                reach[band] = end
+        rel[m] = (left, y)
+        prev_x, prev_left = x, left
+        width, height = max(width, left + w), max(height, y + h)
+    return width, height
+
+
+def _layered(
+    members: list[str],
+    edges: set[tuple[str, str]],
+    size: dict[str, tuple[float, float]],
+    nodes: dict[str, Node],
+    rel: dict[str, tuple[float, float]],
+) -> tuple[float, float]:
+    """Place ``members`` in columns by layer; return the (width, height) they occupy."""
     graph = nx.DiGraph()
     graph.add_nodes_from(members)
     graph.add_edges_from(edges)

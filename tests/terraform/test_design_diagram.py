@@ -50,6 +50,35 @@ async def test_one_box_per_node_and_highlights(client, api):
     assert {nid for nid, cls in found.items() if "highlight" in cls.split()} == {"d0", "hostile", "out-last"}
 
 
+async def test_saved_positions_and_routed_edges(client, api):
+    owner = await api.register("diagp")
+    canvas = {
+        "nodes": [
+            {**data_node("a"), "position": {"x": 0, "y": 0}},
+            {**data_node("b"), "position": {"x": 800, "y": 0}},
+            {**data_node("between"), "position": {"x": 400, "y": 0}},
+            {**data_node("c"), "position": {"x": 0, "y": 400}},
+            data_node("free"),
+        ],
+        "edges": [{"source": "b", "target": "a", "attribute": "depends_on"}],
+    }
+    design_id = await design_with(client, owner, canvas)
+    r = await client.get(url(design_id), headers=owner.headers)
+    assert r.status_code == 200, r.text
+    root = ET.fromstring(r.content)
+    rects = {
+        e.get("data-node-id"): (float(e.get("x", 0)), float(e.get("y", 0)), float(e.get("width", 0)))
+        for e in root.iter(f"{SVG_NS}rect")
+        if e.get("data-node-id")
+    }
+    assert rects["a"][0] < rects["between"][0] < rects["b"][0]  # the canvas order, kept
+    assert rects["a"][1] == rects["b"][1] < rects["c"][1]
+    [edge] = [p for p in root.iter(f"{SVG_NS}path") if p.get("data-source") == "b"]
+    assert edge.get("data-target") == "a"
+    ys = {float(v) for v in edge.get("d", "").split()[2::3]}  # M x y L x y ...: every y
+    assert ys != {rects["a"][1] + 24}  # not straight through "between": it goes around
+
+
 async def test_versions_etag_and_invalid_designs(client, api):
     owner = await api.register("diagv")
     design_id = await design_with(client, owner, offline_canvas(6))
