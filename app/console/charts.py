@@ -77,7 +77,7 @@ def daily_chart(days: Sequence[Day], width: int = 720, height: int = 180) -> Mar
                     f'<rect class="bar {tone}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}"/>'
                 )
         out.append("</g>")
-        if i % 7 == 0 or i == len(days) - 1:
+        if (len(days) - 1 - i) % 7 == 0:  # the last day and every week before it
             label = escape(d.day.strftime("%b %d"))
             middle = x + bar_w / 2
             out.append(
@@ -114,14 +114,15 @@ def duration_chart(stats: dict[str, Any], width: int = 480) -> Markup:
     ]
     for i, (op, median, p95, count) in enumerate(items):
         y = 4 + i * row_h
-        plot = width - left - 10
+        plot = width - left - 170
         out.append(f'<text class="label" x="0" y="{y + 14}">{escape(op)}</text>')
         long, short = plot * p95 / peak, plot * median / peak
         out.append(
             f'<rect class="bar muted" x="{left}" y="{y + 2}" width="{long:.1f}" height="12"/>'
             f'<rect class="bar running" x="{left}" y="{y + 16}" width="{short:.1f}" height="12"/>'
         )
-        out.append(f"<title>{escape(f'{op}: median {median:.1f} s, p95 {p95:.1f} s, {count} runs')}</title>")
+        numbers = escape(f"median {median:.1f} s · p95 {p95:.1f} s · {count}×")
+        out.append(f'<text class="tick" x="{width}" y="{y + 19}" text-anchor="end">{numbers}</text>')
     out.append("</svg>")
     return _trusted(out)
 
