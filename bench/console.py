@@ -116,9 +116,8 @@ async def run(args: argparse.Namespace) -> int:
             execution = r.json()["id"]
             writer = LogWriter(uuid.UUID(execution), uuid.UUID(body["organization"]["id"]), 0, Masker(()))
             for i in range(args.lines):
-                writer.write(
-                    f"[10:27:{i % 60:02d}.{i % 1000:03d}] sandbox_subnet.web[{i}]: Creation complete [id=subnet-{i:08x}]"
-                )
+                stamp = f"[10:27:{i % 60:02d}.{i % 1000:03d}]"
+                writer.write(f"{stamp} sandbox_subnet.web[{i}]: Creation complete [id=subnet-{i:08x}]")
             await writer.flush()
             await Execution.update({Execution.status: "applied"}, use_auto_update=False).where(
                 Execution.id == uuid.UUID(execution)

@@ -121,7 +121,7 @@ def duration_chart(stats: dict[str, Any], width: int = 480) -> Markup:
             f'<rect class="bar muted" x="{left}" y="{y + 2}" width="{long:.1f}" height="12"/>'
             f'<rect class="bar running" x="{left}" y="{y + 16}" width="{short:.1f}" height="12"/>'
         )
-        numbers = escape(f"median {median:.1f} s · p95 {p95:.1f} s · {count}×")
+        numbers = escape(f"median {median:.1f} s · p95 {p95:.1f} s · {count} runs")
         out.append(f'<text class="tick" x="{width}" y="{y + 19}" text-anchor="end">{numbers}</text>')
     out.append("</svg>")
     return _trusted(out)
