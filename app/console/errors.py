@@ -10,8 +10,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.console.render import ENV, HTML, Shell, console_state
-from app.lib.errors import AppError, Unauthorized
+from app.console.render import ENV, HTML, Shell
+from app.lib.errors import AppError
 from app.lib.problem import _validation_errors
 
 log = logging.getLogger("board3.console")
@@ -73,20 +73,11 @@ def _render(
 
 
 def app_error(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
-    if isinstance(exc, Unauthorized) and console_state_of(request) is not None:
-        return _render(request, 401, exc.detail, title="Sign in to continue")
     if exc.status >= 500:
         log.error("console service error: %s", exc.detail)
     errors = [e.as_dict() for e in exc.errors]
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "retry-after"}
     return _render(request, exc.status, exc.detail, errors, headers, getattr(exc, "title", None))
-
-
-def console_state_of(request: Request[Any, Any, Any]) -> Any:
-    try:
-        return console_state(request)
-    except KeyError:
-        return None
 
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
