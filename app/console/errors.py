@@ -106,6 +106,18 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The console's answer to any exception (for the console middleware, which sends it with the
+    page's cookies and security headers)."""
+    if isinstance(exc, AppError):
+        return app_error(request, exc)
+    if isinstance(exc, ValidationException):
+        return validation_error(request, exc)
+    if isinstance(exc, HTTPException):
+        return http_error(request, exc)
+    return internal_error(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     AppError: app_error,
     ValidationException: validation_error,

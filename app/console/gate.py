@@ -21,6 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.accounts.auth_service import AuthService
 from app.accounts.middleware import connection_client
 from app.accounts.schemas import TokenPair
+from app.console.errors import error_response
 from app.console.session import (
     ANON_COOKIE,
     COOKIE_PATH,
@@ -149,9 +150,12 @@ class ConsoleGate:
         state = ConsoleState(csrf_token="", https=https)
         scope.setdefault("state", {})["console"] = state
         sent_headers = _response_headers(state)
+        started = False
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableScopeHeaders.from_message(message)
                 for key, value in sent_headers():
                     headers.add(key, value)
@@ -159,6 +163,19 @@ class ConsoleGate:
                     headers.add("cache-control", "private, no-store")
             await send(message)
 
+        try:
+            await self._admit(request, state, scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:
+                raise
+            # Answered here rather than by the route's exception handling, so that an error page
+            # too carries the security headers and any cookie set meanwhile (a refreshed session).
+            response = error_response(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send_wrapper)
+
+    async def _admit(
+        self, request: Any, state: ConsoleState, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         principal = await self._principal(request, state)
         if principal is not None:
             scope["user"] = principal
@@ -169,14 +186,14 @@ class ConsoleGate:
             anon = request.cookies.get(ANON_COOKIE)
             if not anon or len(anon) > 64:
                 anon = new_anonymous_binding()
-                state.set_cookie(plain_cookie(ANON_COOKIE, anon, https, 86400))
+                state.set_cookie(plain_cookie(ANON_COOKIE, anon, state.https, 86400))
             binding = f"a:{anon}"
         state.csrf_token = self.deps.csrf.token(binding)
 
         handler = scope.get("route_handler")
         public = bool(handler is not None and handler.opt.get(PUBLIC_OPT))
         if principal is None and not public:
-            await _to_sign_in(request, state, scope, receive, send_wrapper)
+            await _to_sign_in(request, state, scope, receive, send)
             return
         if request.method not in SAFE_METHODS:
             presented = request.headers.get(CSRF_HEADER)
@@ -192,7 +209,7 @@ class ConsoleGate:
                     "this form was not sent from a Board3 console page, or it expired; reload the page "
                     "and try again"
                 )
-        await self.app(scope, receive, send_wrapper)
+        await self.app(scope, receive, send)
 
     async def _principal(self, request: Any, state: ConsoleState) -> Principal | None:
         tokens = CookieTokens.decode(request.cookies.get(SESSION_COOKIE))

@@ -78,6 +78,7 @@ async def test_a_form_without_the_csrf_token_is_refused(api, browser) -> None:
         r = await b.post(f"/console/orgs/{account.org_slug}/api-keys", data, csrf=False)
         assert r.status_code == 403, r.text
         assert "text/html" in r.headers["content-type"] and "reload the page" in r.text
+        assert "script-src 'self'" in r.headers["content-security-policy"]  # error pages too
     keys = await api.client.get(f"/api/v1/orgs/{account.org_slug}/api-keys", headers=account.headers)
     assert [k["name"] for k in keys.json()] == []
     # The token of another session does not work either: tokens are bound to the session.

@@ -61,6 +61,7 @@ async def test_another_organizations_pages_are_not_found(api, browser) -> None:
         r = await b.get(path)
         assert r.status_code == 404, (path, r.status_code)
         assert "text/html" in r.headers["content-type"] and "Not found" in r.text, path
+        assert r.headers["x-frame-options"] == "DENY", path
     assert (await b.get(f"{mine}/designs")).status_code == 200
     writes = [
         f"{mine}/executions/{execution['id']}/cancel",
