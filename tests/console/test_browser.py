@@ -35,6 +35,8 @@ def running() -> Iterator[Stack]:
     env = {k: os.environ[k] for k in KEEP if k in os.environ} | {"BOARD3_SANDBOX": "true"}
     with stack(env, workers=1) as s:
         yield s
+        for worker in s.workers:  # nothing runs any more: spare the graceful stop's wait
+            worker.kill()
 
 
 def test_sign_in_diagram_plan_approve_and_watch_the_apply(running: Stack) -> None:
