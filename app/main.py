@@ -31,6 +31,8 @@ from app.accounts.controller import (
 from app.accounts.middleware import AuthMiddleware
 from app.activity.controller import AuditController
 from app.config import Settings, get_settings
+from app.console.errors import with_console_pages
+from app.console.routes import CONSOLE_PATH, console_routers
 from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated, exclusive
@@ -136,9 +138,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     channels = make_channels_plugin(redis, prefix)
     jobs = make_queue(settings.redis.url, prefix)
     runtime = Runtime(gate=gate, channels=channels, jobs=jobs)
+    signing_secret = jwt_secret(settings.security.jwt_secret, settings.data_dir)
     auth_service = AuthService(
         settings,
-        jwt_secret(settings.security.jwt_secret, settings.data_dir),
+        signing_secret,
         gate,
         make_windows(redis, prefix),
         RunTokens(prefix=run_tokens.RUN_TOKEN_PREFIX, authenticate=run_tokens.authenticate),
@@ -183,7 +186,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if redis is not None:
                 await redis.aclose()
 
-    auth = DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)
+    # The console's pages authenticate with their session cookie (app.console.gate), not a bearer token.
+    auth = DefineMiddleware(AuthMiddleware, exclude=[*PUBLIC_PATHS, f"^{CONSOLE_PATH}"])
     route_handlers: list[Any] = [
         HealthController,
         MetricsController,
@@ -200,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         StatesController,
         PipelineController,
         *asset_routers(),
+        *console_routers(auth_service, signing_secret),
     ]
     dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}
     if settings.sandbox_enabled:
@@ -211,7 +216,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[auth],
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=with_console_pages(EXCEPTION_HANDLERS),
         before_request=refuse_nul,
         plugins=[channels],
         stores=stores,

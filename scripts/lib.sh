@@ -43,3 +43,25 @@ ensure_venv() {
   fi
   flock -u 9
 }
+
+# ensure_chromium: the console's browser tests drive Debian's Chromium through Playwright (the
+# browser Playwright would download itself is not reachable). Installs it with apt-get when it is
+# missing and apt-get can be used; otherwise those tests are skipped and say why.
+ensure_chromium() {
+  local sudo=""
+  [ -n "${BOARD3_CHROMIUM:-}" ] && return 0
+  command -v chromium >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || { say "no chromium and no apt-get: browser tests will be skipped"; return 0; }
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      say "no chromium, and apt-get needs root: browser tests will be skipped (apt-get install -y chromium)"
+      return 0
+    fi
+  fi
+  say "installing chromium for the browser tests (apt-get)"
+  if ! $sudo apt-get install -y -q chromium >/dev/null 2>&1; then
+    $sudo apt-get update -q >/dev/null 2>&1 || true
+    $sudo apt-get install -y -q chromium >/dev/null 2>&1 ||
+      say "could not install chromium: browser tests will be skipped"
+  fi
+}

@@ -1,0 +1,108 @@
+"""The console in a real browser against a real server and worker (PostgreSQL and Redis, or the
+embedded server), the real terraform and the sandbox provider: sign in, open a design and its
+diagram, comment on a node, run a plan, approve an apply and watch its log reach "applied"."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.console.browser import chromium, screenshot_on_failure, snap
+from tests.pipelines.support import Stack, register, sandbox_canvas, stack
+from tests.support.api import PASSWORD
+
+pytestmark = pytest.mark.slow
+
+KEEP = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BOARD3_DATA_DIR",
+    "BOARD3_JWT_SECRET",
+    "BOARD3_REDIS_PREFIX",
+    "BOARD3_RATE_LIMIT_AUTH",
+    "BOARD3_RATE_LIMIT_API",
+)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Stack]:
+    env = {k: os.environ[k] for k in KEEP if k in os.environ} | {"BOARD3_SANDBOX": "true"}
+    with stack(env, workers=1) as s:
+        yield s
+        for worker in s.workers:  # nothing runs any more: spare the graceful stop's wait
+            worker.kill()
+
+
+def test_sign_in_diagram_plan_approve_and_watch_the_apply(running: Stack) -> None:
+    user = register(running.url, "browser")
+    design = user.design(sandbox_canvas())
+    pipeline = user.pipeline(design, "dev", require_approval=True)
+    email = user.ok("GET", "/api/v1/auth/me")["user"]["email"]
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        with screenshot_on_failure(page, "sign-in-plan-approve-apply"):
+            page.goto(f"{running.url}/console/orgs/{user.org}/designs/{design}")
+            assert "/console/sign-in" in page.url  # and back here after signing in
+            page.fill("input[name=email]", email)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"**/designs/{design}")
+
+            cookie = next(c for c in context.cookies() if c["name"] == "b3_console")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
+            assert "b3_console=" not in page.evaluate("document.cookie")
+
+            # The diagram; a click on a node opens its comments (htmx), where one can comment.
+            page.locator("#diagram svg g[data-node-id=net] > text").click()
+            page.wait_for_selector("#comments-panel h2:has-text('sandbox_network.main')")
+            page.fill("#comments-panel textarea[name=body]", "Plan this before Friday")
+            page.click("#comments-panel .comment-form button[type=submit]")
+            page.wait_for_selector(".thread:has-text('Plan this before Friday')")
+            snap(page, "design")
+
+            # A plan from the pipeline page: its log follows live until the plan is done.
+            page.click(f"a[href$='/pipelines/{pipeline['id']}']")
+            page.select_option("select[name=operation]", "plan")
+            page.click("form.row-form button[type=submit]")
+            page.wait_for_url("**/executions/*")
+            page.wait_for_selector("#execution-summary[data-status=planned_and_finished]", timeout=90_000)
+            expect(page.locator("#log")).to_contain_text("Plan: 2 to add")
+            snap(page, "plan")
+
+            # An apply waits for approval; the button appears when the plan is ready.
+            page.goto(f"{running.url}/console/orgs/{user.org}/pipelines/{pipeline['id']}")
+            page.select_option("select[name=operation]", "apply")
+            page.click("form.row-form button[type=submit]")
+            page.wait_for_url("**/executions/*")
+            page.wait_for_selector("button[data-action=approve]", timeout=90_000)
+            assert page.locator("table.plan").inner_text().count("create") == 2
+            snap(page, "planned")
+            page.click("button[data-action=approve]")
+            page.wait_for_selector(".flash:has-text('Approved')")
+            expect(page.locator("#log")).to_contain_text("Applied design version 1.", timeout=90_000)
+            page.wait_for_selector("#execution-summary[data-status=applied]", timeout=30_000)
+            assert page.locator("#log-state").inner_text().startswith("finished")
+            snap(page, "applied")
+            log = page.locator("#log").inner_text()
+            assert re.search(r"Apply complete! Resources: 2 added", log), log[-2000:]
+
+            page.goto(f"{running.url}/console/orgs/{user.org}/states/{pipeline['state']['name']}")
+            assert "sandbox_network.main" in page.locator("body").inner_text()
+            snap(page, "state")
+            for name in ("pipelines", "analytics", "audit", "api-keys"):
+                page.goto(f"{running.url}/console/orgs/{user.org}/{name}")
+                snap(page, name)
+        assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+        context.close()
