@@ -168,6 +168,23 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Webhook deliveries, invitations and the mail that carries them."""
+
+    webhook_allow_private: bool = False  # deliver to loopback/private/link-local addresses
+    webhook_timeout: int = 10  # seconds one delivery attempt may take, connection included
+    webhook_retry_base: int = 30  # seconds before the first retry; doubled each time, with jitter
+    webhook_retry_window: int = 24 * 3600  # a delivery is retried for this long, then given up
+    webhook_disable_after: int = 10  # consecutive failed deliveries that disable a webhook
+    webhook_concurrency: int = 4  # deliveries one worker process sends at once
+    webhook_secret_grace: int = 24 * 3600  # how long a rotated secret still signs, by default
+    invitation_ttl: int = 7 * 24 * 3600
+    smtp_url: str | None = None  # smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]
+    mail_from: str = "Board3 <board3@localhost>"
+    outbox_dir: Path | None = None  # without SMTP: where messages are written (<data dir>/outbox)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     server: ServerSettings
@@ -179,6 +196,7 @@ class Settings:
     worker: WorkerSettings
     sandbox_enabled: bool
     seed_on_start: bool = True
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 def load_settings() -> Settings:
@@ -251,6 +269,31 @@ def load_settings() -> Settings:
         ),
         sandbox_enabled=_bool("BOARD3_SANDBOX", not production),
         seed_on_start=_bool("BOARD3_SEED_ON_START", True),
+        notify=_notify_settings(data_dir),
+    )
+
+
+def _smtp_url(name: str) -> str | None:
+    raw = _env(name)
+    if raw is not None and not re.match(r"^(smtp|smtp\+starttls|smtps)://[^/?#]+$", raw):
+        raise ConfigError(f"{name} must be smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]")
+    return raw
+
+
+def _notify_settings(data_dir: Path) -> NotifySettings:
+    outbox = _env("BOARD3_MAIL_OUTBOX")
+    return NotifySettings(
+        webhook_allow_private=_bool("BOARD3_WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_timeout=_int("BOARD3_WEBHOOK_TIMEOUT", 10, minimum=1),
+        webhook_retry_base=_int("BOARD3_WEBHOOK_RETRY_BASE", 30, minimum=1),
+        webhook_retry_window=_int("BOARD3_WEBHOOK_RETRY_WINDOW", 24 * 3600, minimum=1),
+        webhook_disable_after=_int("BOARD3_WEBHOOK_DISABLE_AFTER", 10, minimum=1),
+        webhook_concurrency=_int("BOARD3_WEBHOOK_CONCURRENCY", 4, minimum=1),
+        webhook_secret_grace=_int("BOARD3_WEBHOOK_SECRET_GRACE", 24 * 3600, minimum=0),
+        invitation_ttl=_int("BOARD3_INVITATION_TTL", 7 * 24 * 3600, minimum=60),
+        smtp_url=_smtp_url("BOARD3_SMTP_URL"),
+        mail_from=_env("BOARD3_MAIL_FROM", "Board3 <board3@localhost>") or "Board3 <board3@localhost>",
+        outbox_dir=Path(outbox).expanduser().resolve() if outbox else data_dir / "outbox",
     )
 
 
