@@ -13,6 +13,7 @@ TABLE_MODULES = [
     "app.accounts.tables",
     "app.designs.tables",
     "app.events.tables",
+    "app.notifications.tables",
     "app.pipelines.tables",
     "app.states.tables",
     "app.worker.tables",
@@ -24,6 +25,7 @@ SEALED = [
     "app.states.tables:SEALED_VERSIONS",
     "app.pipelines.tables:SEALED_VARIABLES",
     "app.pipelines.tables:SEALED_PLANS",
+    "app.notifications.tables:SEALED_WEBHOOK_SECRETS",
 ]
 
 APP_CONFIG = AppConfig(
