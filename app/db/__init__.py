@@ -63,6 +63,24 @@ async def after_commit(callback: AfterCommit) -> None:
         pending.append(callback)
 
 
+@asynccontextmanager
+async def savepoint() -> AsyncIterator[None]:
+    """Inside a transaction, make the block undoable on its own: if it raises, its writes are rolled
+    back (``ROLLBACK TO SAVEPOINT``) and the transaction goes on. On PostgreSQL a failed statement
+    otherwise aborts the whole transaction. Outside a transaction it just runs the block."""
+    tx = get_engine().current_transaction.get()
+    if tx is None:
+        yield
+        return
+    point = await tx.savepoint()
+    try:
+        yield
+    except BaseException:
+        await point.rollback_to()
+        raise
+    await point.release()
+
+
 is_unique_violation = _engine.is_unique_violation
 
 

@@ -4,8 +4,9 @@ An event is written to ``domain_events`` in the caller's transaction (so it exis
 change it describes does), handed to the subscribers the composition root registered on the
 ``Runtime`` (still inside that transaction: a notification or a webhook delivery they create
 commits or rolls back with the change), and published on the organization's event channel after
-the commit, for live views. A subscriber's exception is logged and does not undo the change; on
-PostgreSQL a failed statement still aborts the transaction, so subscribers keep to plain inserts.
+the commit, for live views. Each subscriber runs under a savepoint: one that fails is logged and
+its own writes are undone, while the change and the other subscribers' writes stand (without it,
+a failed statement would abort the whole transaction on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from app.db import after_commit
+from app.db import after_commit, savepoint
 from app.events.tables import DomainEventRow
 from app.lib import runtime
 from app.lib.clock import utcnow
@@ -76,7 +77,8 @@ async def emit(
     current = runtime.current()
     for subscriber in current.subscribers if current is not None else ():
         try:
-            await subscriber(event)
+            async with savepoint():
+                await subscriber(event)
         except Exception:  # a broken reaction must not undo what happened
             log.exception("event subscriber failed", extra={"event": type_, "event_id": str(event.id)})
     if current is not None and current.channels is not None:
