@@ -56,6 +56,11 @@ from app.lib.schema import refuse_nul
 from app.lib.secrets import jwt_secret
 from app.lib.stores import make_channels_plugin, make_store_registry
 from app.lib.windows import make_windows
+from app.notifications.controller import NotificationController
+from app.notifications.invitation_controller import InvitationController
+from app.notifications.mail import make_mailer
+from app.notifications.subscribers import SUBSCRIBERS
+from app.notifications.webhook_controller import WebhookController
 from app.pipelines import tokens as run_tokens
 from app.pipelines.controller import PipelineController
 from app.sandbox.controller import SandboxController, provide_sandbox_store
@@ -124,6 +129,15 @@ def _openapi() -> OpenAPIConfig:
                 description="Pipelines run Terraform: executions (plan, approve, apply, destroy), variables, "
                 "live logs, cancel",
             ),
+            Tag(
+                name="notifications",
+                description="A user's notifications (unread first, live over server-sent events), "
+                "preferences and pipeline watches",
+            ),
+            Tag(
+                name="webhooks",
+                description="Signed HTTP deliveries of domain events, with retries and delivery history",
+            ),
         ],
     )
 
@@ -137,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     gate = make_gate(redis, prefix, settings.redis.url)
     channels = make_channels_plugin(redis, prefix)
     jobs = make_queue(settings.redis.url, prefix)
-    runtime = Runtime(gate=gate, channels=channels, jobs=jobs)
+    runtime = Runtime(gate=gate, channels=channels, jobs=jobs, subscribers=SUBSCRIBERS)
     signing_secret = jwt_secret(settings.security.jwt_secret, settings.data_dir)
     auth_service = AuthService(
         settings,
@@ -203,6 +217,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         TerraformBackendController,
         StatesController,
         PipelineController,
+        NotificationController,
+        WebhookController,
+        InvitationController,
         *asset_routers(),
         *console_routers(auth_service, signing_secret),
     ]
@@ -226,6 +243,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "redis": redis,
                 "auth_service": auth_service,
                 "design_deps": make_design_deps(stores.get("cache"), channels),
+                "mailer": make_mailer(settings),
                 # Reported by /health/ready, never fatal: the terraform binary, and in production the
                 # `board3 worker` processes seen lately.
                 "reported_checks": [

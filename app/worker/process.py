@@ -28,6 +28,8 @@ from app.lib.clock import utcnow
 from app.lib.gate import make_gate
 from app.lib.health import Check
 from app.lib.redis import make_redis
+from app.notifications.dispatcher import Dispatcher
+from app.notifications.subscribers import SUBSCRIBERS
 from app.pipelines import jobs as execution_jobs
 from app.pipelines import metrics as pipeline_metrics
 from app.pipelines.sweeper import sweep
@@ -79,9 +81,11 @@ class Upkeep:
         self.running = running
         self.started_at = utcnow()
         self.task: asyncio.Task[None] | None = None
+        self.webhooks = Dispatcher(worker_id, settings)  # its own 1 s tick: deliveries are short
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._loop())
+        self.webhooks.start()
 
     async def _loop(self) -> None:
         grace = dt.timedelta(seconds=self.settings.worker.lease_seconds)
@@ -113,6 +117,7 @@ class Upkeep:
             await WorkerRow.insert(row).on_conflict(action="DO NOTHING")
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
@@ -236,7 +241,7 @@ async def serve(settings: Settings) -> None:
     publisher = QueuedPublisher(redis, settings.redis.prefix)
     queue = SaqQueue(settings.redis.url, settings.redis.prefix)
     worker_id = new_worker_id()
-    token = runtime.bind(runtime.Runtime(gate=gate, channels=publisher, jobs=queue))
+    token = runtime.bind(runtime.Runtime(gate=gate, channels=publisher, jobs=queue, subscribers=SUBSCRIBERS))
     await publisher.start()
     if settings.sandbox_enabled:
         await asyncio.to_thread(install_mirror, settings.data_dir)
