@@ -26,6 +26,7 @@ from app.accounts.schemas import (
 from app.accounts.tables import Member, Organization, Role, User
 from app.db import for_update, on_unique_violation, transaction
 from app.events import audit
+from app.events.bus import emit
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict, FieldError, Forbidden, ValidationFailed, not_found
 from app.lib.generations import org_generation, renew_after_commit
@@ -309,6 +310,14 @@ async def add_member(principal: Principal, slug: str, data: MemberAdd) -> Member
                 object_id=user.id,
                 details={"email": email, "role": data.role},
             )
+            await emit(
+                principal,
+                "member.added",
+                organization_id=access.organization_id,
+                object_type="user",
+                object_id=user.id,
+                data={"user_id": str(user.id), "email": email, "role": role["name"]},
+            )
     return MemberRead(user_id=user.id, email=user.email, name=user.name, role=role["name"], joined_at=now)
 
 
@@ -400,4 +409,17 @@ async def remove_member(principal: Principal, slug: str, user_id: uuid.UUID) -> 
             object_type="user",
             object_id=user_id,
             details={"role": row["role.name"]},
+        )
+        await emit(
+            principal,
+            "member.removed",
+            organization_id=access.organization_id,
+            object_type="user",
+            object_id=user_id,
+            data={
+                "user_id": str(user_id),
+                "email": row["user.email"],
+                "role": row["role.name"],
+                "left": leaving,
+            },
         )
