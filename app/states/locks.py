@@ -17,6 +17,7 @@ from app.accounts.authz import Access, Principal, tenant_column
 from app.db import transaction
 from app.db.statements import update_and_insert
 from app.events import audit
+from app.events.bus import emit
 from app.events.tables import AuditLog
 from app.lib.clock import utcnow
 from app.lib.errors import BadRequest, Conflict
@@ -138,6 +139,14 @@ async def force_unlock_access(access: Access, name: str) -> LockRead | None:
                 "operation": previous.operation if previous else "",
                 "who": previous.who if previous else "",
             },
+        )
+        await emit(
+            access.principal,
+            "state.force_unlocked",
+            organization_id=access.organization_id,
+            object_type="state",
+            object_id=row["id"],
+            data={"state": row["name"], "lock_id": row["lock_id"], "holder": row["locked_by"]},
         )
     return previous
 

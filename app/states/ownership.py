@@ -12,6 +12,7 @@ import uuid
 from app.accounts.authz import Access
 from app.db import for_update
 from app.events import audit
+from app.events.bus import emit
 from app.lib.clock import utcnow
 from app.lib.errors import Conflict
 from app.lib.principal import Principal
@@ -100,5 +101,13 @@ async def release_run_lock(actor: Principal, state_id: uuid.UUID, run_id: uuid.U
             "execution_id": str(run_id),
             "reason": reason,
         },
+    )
+    await emit(
+        actor,
+        "state.force_unlocked",
+        organization_id=row["organization"],
+        object_type="state",
+        object_id=state_id,
+        data={"state": row["name"], "lock_id": row["lock_id"], "execution_id": str(run_id), "reason": reason},
     )
     return True
