@@ -12,7 +12,10 @@ with a bounded number of examples per operation, so the run is repeatable and ta
 from __future__ import annotations
 
 import json
+import os
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,6 +49,8 @@ SKIPPED = {
     ("POST", "/api/v1/auth/login"): "rate limited per account; covered by the auth tests",
     ("POST", "/api/v1/auth/refresh"): "rotates refresh tokens; covered by the auth tests",
     ("DELETE", "/api/v1/pipelines/{pipeline_id}"): "deletes the pipeline the other operations use",
+    ("GET", "/api/v1/notifications/stream"): "an endless event stream",
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): "deletes the webhook the other operations use",
 }
 
 STATE = {
@@ -101,6 +106,7 @@ def _world(base_url: str) -> dict[str, Any]:
         assert r.status_code == 202, r.text
         execution_id = r.json()["id"]
         assert http.post(f"/api/v1/executions/{execution_id}/cancel").status_code == 200
+        hooks = _hooks(http, base_url, org, body["user"]["email"])
         return {
             "token": token,
             "path": {
@@ -116,8 +122,66 @@ def _world(base_url: str) -> dict[str, Any]:
                 "pipeline_id": pipeline_id,
                 "variable_id": variable_id,
                 "execution_id": execution_id,
+                **hooks,
             },
         }
+
+
+def _hooks(http: httpx.Client, base_url: str, org: str, email: str) -> dict[str, Any]:
+    """A webhook with a delivery, an invitation of this organization, and a notification and an
+    invitation token for the caller (invited to another organization)."""
+    r = http.post(
+        f"/api/v1/orgs/{org}/webhooks",
+        json={"name": "contract", "url": "https://hooks.example.com/board3", "events": ["*"]},
+    )
+    assert r.status_code == 201, r.text
+    webhook_id = r.json()["webhook"]["id"]
+    r = http.post(f"/api/v1/webhooks/{webhook_id}/test")
+    assert r.status_code == 202, r.text
+    delivery_id = r.json()["id"]
+    r = http.post(
+        f"/api/v1/orgs/{org}/invitations", json={"email": f"invitee-{uuid.uuid4().hex[:8]}@example.com"}
+    )
+    assert r.status_code == 201, r.text
+    invitation_id = r.json()["id"]
+    r = httpx.post(
+        f"{base_url}/api/v1/auth/register",
+        json={
+            "email": f"inviter-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "correct horse battery staple",
+            "name": "Inviter",
+            "organization": f"inviting {uuid.uuid4().hex[:8]}",
+        },
+    )
+    assert r.status_code == 201, r.text
+    other = r.json()
+    r = httpx.post(
+        f"{base_url}/api/v1/orgs/{other['organization']['slug']}/invitations",
+        json={"email": email},
+        headers={"Authorization": f"Bearer {other['access_token']}"},
+    )
+    assert r.status_code == 201, r.text
+    notes = http.get("/api/v1/notifications").json()["items"]
+    assert notes and notes[0]["type"] == "invitation.created"
+    return {
+        "webhook_id": webhook_id,
+        "delivery_id": delivery_id,
+        "invitation_id": invitation_id,
+        "notification_id": notes[0]["id"],
+        "token": _outbox_token(email),
+    }
+
+
+def _outbox_token(email: str) -> str:
+    """The invitation token mailed to ``email`` (the server writes mail to the data dir's outbox)."""
+    outbox = Path(os.environ["BOARD3_DATA_DIR"]) / "outbox"
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        text = path.read_text()
+        if f"To: {email}" in text:
+            match = re.search(r"b3i_[A-Za-z0-9_-]+", text)
+            assert match, text
+            return match.group(0)
+    raise AssertionError(f"no invitation mailed to {email}")
 
 
 def _summary(operation: Any, mode: GenerationMode, exc: BaseException) -> str:
