@@ -22,7 +22,7 @@ def documented_verifier() -> Callable[[str, str, bytes], bool]:
     text = (ROOT / "docs" / "webhooks.md").read_text()
     code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.DOTALL) if "def verify_signature" in b)
     namespace: dict[str, Any] = {}
-    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 (our own documentation)
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)
     return namespace["verify_signature"]
 
 
@@ -83,11 +83,9 @@ def receiving(receiver: Receiver) -> Iterator[Receiver]:
                 verified = None
                 if receiver.secret is not None:
                     verified = verify(receiver.secret, self.headers.get("Board3-Signature", ""), body)
-                receiver.received.append(
-                    Received(
-                        self.path, {k.lower(): v for k, v in self.headers.items()}, body, verified, status
-                    )
-                )
+                held = index in receiver.hang_on  # unanswered: the sender gives up or dies first
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.received.append(Received(self.path, headers, body, verified, 0 if held else status))
             if index in receiver.hang_on:
                 time.sleep(receiver.hang)
             self.send_response(status)

@@ -3,7 +3,6 @@ read-all, count), preferences, pipeline watches, the live stream, and tenancy.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 

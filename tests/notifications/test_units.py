@@ -138,7 +138,7 @@ def test_the_slack_body_is_a_message() -> None:
         "<https://board3.example.com/api/v1/executions/e1|Open in Board3>"
         in body["blocks"][0]["text"]["text"]
     )
-    assert "`execution.errored` in acme by ada@example.com" == body["blocks"][1]["elements"][0]["text"]
+    assert body["blocks"][1]["elements"][0]["text"] == "`execution.errored` in acme by ada@example.com"
     escaped = json.loads(render("slack", _event("member.added", email="<b>&@x")))
     assert "&lt;b&gt;&amp;@x" in escaped["blocks"][0]["text"]["text"]
 
