@@ -75,7 +75,7 @@ async def savepoint() -> AsyncIterator[None]:
     point = await tx.savepoint()
     try:
         yield
-    except BaseException:
+    except Exception:  # (a cancellation ends the whole transaction anyway)
         await point.rollback_to()
         raise
     await point.release()

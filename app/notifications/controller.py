@@ -4,11 +4,13 @@ service, return)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
@@ -26,6 +28,30 @@ from app.notifications.schemas import (
     UnreadCount,
     WatchRead,
 )
+
+
+@dataclass
+class StreamOperation(Operation):
+    """The stream's 200 response is ``text/event-stream``, not JSON."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses.get("200") if self.responses else None
+        if not isinstance(ok, OpenAPIResponse):
+            return
+        ok.description = "Server-sent events: `unread` first, then one `notification` per new notification"
+        event = Schema(
+            type=OpenAPIType.OBJECT,
+            properties={
+                "event": Schema(type=OpenAPIType.STRING, enum=["unread", "notification"]),
+                "id": Schema(type=OpenAPIType.STRING, description="The notification's id"),
+                "data": Schema(
+                    type=OpenAPIType.STRING,
+                    description='JSON: `{"unread": n}`, or the notification as the list shows it',
+                ),
+            },
+        )
+        ok.content = {"text/event-stream": OpenAPIMediaType(schema=event)}
+
 
 UnreadFilter = Annotated[bool | None, QueryParameter(description="Only unread (true) or read (false) ones")]
 TypeFilter = Annotated[
@@ -77,12 +103,13 @@ class NotificationController(Controller):
     @get(
         "/notifications/stream",
         summary="New notifications, live (server-sent events)",
-        description="An `unread` event with the current count, then a `notification` event (data: the "
-        "notification) for each new one. Send `Accept: text/event-stream`.",
+        operation_class=StreamOperation,
     )
     async def stream(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
     ) -> ServerSentEvent:
+        """An `unread` event with the current count, then a `notification` event (data: the
+        notification) for each new one, and a comment every 15 s."""
         channels = request.app.plugins.get(ChannelsPlugin)
         return ServerSentEvent(
             await live.stream(principal, channels),

@@ -52,8 +52,9 @@ async def wake() -> None:
 
 
 def lease_seconds(settings: Settings) -> int:
-    """Long enough for one attempt (its timeout), plus the workers' usual grace."""
-    return settings.notify.webhook_timeout + settings.worker.lease_seconds
+    """Long enough for one attempt (the name's lookup and the request's timeout), plus the workers'
+    usual grace."""
+    return int(outbound.RESOLVE_TIMEOUT) + settings.notify.webhook_timeout + settings.worker.lease_seconds
 
 
 async def claim(

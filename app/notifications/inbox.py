@@ -191,7 +191,9 @@ async def get_preferences(principal: Principal) -> PreferencesRead:
 async def update_preferences(principal: Principal, data: PreferencesUpdate) -> PreferencesRead:
     user_id = user_of(principal)
     errors = [
-        FieldError(f"events.{t}", "not a type of notification (see GET /api/v1/notifications/preferences)")
+        FieldError(
+            f"events.{t[:64]}", "not a type of notification (see GET /api/v1/notifications/preferences)"
+        )
         for t in data.events
         if t not in NOTIFYING
     ]

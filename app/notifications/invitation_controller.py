@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Operation
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -25,6 +27,15 @@ from app.notifications.schemas import (
     InvitationList,
     InvitationRead,
 )
+
+
+@dataclass
+class OptionalAuthOperation(Operation):
+    """Callable signed in (a bearer token) or not: both are documented."""
+
+    def __post_init__(self) -> None:
+        self.security = [{}, {"BearerToken": []}]
+
 
 InvitationStatus = Annotated[
     str,
@@ -102,6 +113,7 @@ class InvitationController(Controller):
         "/invitations/{token:str}/accept",
         status_code=200,
         exclude_from_auth=True,
+        operation_class=OptionalAuthOperation,
         summary="Accept an invitation (signed in, or creating the invited account)",
         responses={
             403: problem_spec("Signed in as someone else than the invited email, or with an API key"),
