@@ -109,6 +109,9 @@ async def recover() -> int:
     """Deliveries whose dispatcher stopped answering (lease expired) are due again at once; the
     attempt it was making is recorded as lost. Returns how many."""
     now = utcnow()
+    expired = (WebhookDelivery.status == "delivering") & (WebhookDelivery.lease_expires_at < now)
+    if not await WebhookDelivery.exists().where(expired):  # the usual case: no write transaction
+        return 0
     async with transaction():
         lost = (
             await WebhookDelivery.update(
@@ -121,7 +124,7 @@ async def recover() -> int:
                 },
                 use_auto_update=False,
             )
-            .where((WebhookDelivery.status == "delivering") & (WebhookDelivery.lease_expires_at < now))
+            .where(expired)
             .returning(WebhookDelivery.id)
         )
         if lost:
