@@ -246,7 +246,15 @@ def test_hcl_literals_parse_back_to_the_same_values(catalog, text: str):
     # one cannot be told apart when parsing back (a documented limitation of import).
     assume(text not in META_KEYS)
     canvas = _literal_canvas(text)
-    assert hcl_as_json(generate_hcl(canvas, catalog)) == json.loads(generate_json(canvas, catalog))
+    files = generate_hcl(canvas, catalog)
+    try:
+        parsed = hcl_as_json(files)
+    except Exception:
+        # python-hcl2 cannot read an escaped "%%{" unless a template follows it (terraform reads it
+        # as "%{", checked with the binary): the oracle, not the generator, stops there.
+        assume("%{" not in text)
+        raise
+    assert parsed == json.loads(generate_json(canvas, catalog))
 
 
 @pytest.mark.slow
