@@ -41,7 +41,15 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+def _coordinator(config: pytest.Config) -> bool:
+    """The process that only hands tests to ``pytest -n`` workers: it runs none itself, so it needs
+    no database (each worker makes its own, with its own key prefix and data dir)."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if _coordinator(config):
+        return
     os.environ.update(
         {
             "BOARD3_DATA_DIR": _DATA_DIR,
@@ -81,6 +89,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _coordinator(config):
+        shutil.rmtree(_DATA_DIR, ignore_errors=True)
+        return
     if BACKEND == "postgres" and os.environ.get("DATABASE_URL", "").endswith(DB_NAME):
         try:
             asyncio.run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -177,25 +178,29 @@ def test_force_cancel_kills_the_process_group_frees_the_lock_and_marks_the_state
     assert c.ok("GET", f"/api/v1/pipelines/{pipeline['id']}")["state"]["diverged"] is True
     assert "Force-cancel requested" in c.log(ex["id"])
     # Terraform and its provider were killed with their process group: none is left.
-    assert run_processes() == []
+    deadline = time.monotonic() + 10
+    while run_processes(ex["id"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run_processes(ex["id"]) == []
     # The next successful apply clears the mark.
     c.save(design, sandbox_canvas())
     c.apply(pipeline["id"])
     assert c.state(pipeline["state"]["name"])["diverged"] is False
 
 
-def run_processes() -> list[int]:
-    """Processes started for a run: terraform and its providers have HOME in a run's private
-    working directory (``board3-tf-*``)."""
+def run_processes(execution_id: str) -> list[int]:
+    """Live processes of one execution's run: terraform and its providers carry the run's token
+    (``TF_HTTP_PASSWORD=b3x_<execution id>...``) in their environment."""
+    marker = f"TF_HTTP_PASSWORD=b3x_{uuid.UUID(execution_id).hex}".encode()
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            environ = (proc / "environ").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes()  # empty for a zombie: it runs nothing
         except OSError:
             continue
-        if any(v.startswith(b"HOME=") and b"/board3-tf-" in v for v in environ):
+        if marker in environ:
             found.append(int(proc.name))
     return found
 
