@@ -35,6 +35,7 @@ from app.pipelines.logs import LogWriter
 from app.pipelines.masking import Masker
 from app.pipelines.metrics import STAGE_SECONDS, observe_finished
 from app.pipelines.model import ExecutionModel, InvalidTransition, PlanResult
+from app.pipelines.operations import internal
 from app.pipelines.tables import Execution, ExecutionStage, Pipeline, SavedPlan, plan_context
 from app.pipelines.workfiles import BACKEND_FILE, backend_file, variable_files
 from app.states import ownership
@@ -333,7 +334,8 @@ async def prepare(run: Run) -> dict[str, str]:
         return tfplan.node_addresses((n.id, n.type, n.name) for n in canvas.nodes)
 
 
-def _changes(summary: tfplan.PlanSummary, nodes: dict[str, str], masker: Masker) -> dict[str, Any]:
+def plan_changes(summary: tfplan.PlanSummary, nodes: dict[str, str], masker: Masker) -> dict[str, Any]:
+    """A plan's resource changes as an execution stores them (masked, with canvas node ids)."""
     resources = []
     for change in summary.changes:
         item = {
@@ -393,6 +395,10 @@ async def _restore_plan(run: Run) -> None:
 
 
 async def plan_phase(run: Run) -> None:
+    owner = internal(run.row["operation"])
+    if owner is not None:  # a drift check: its own plans, and it never applies
+        await owner.plan_phase(run)
+        return
     nodes = await prepare(run)
     await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
     await terraform(run, "validate", ["validate", "-no-color"])
@@ -416,7 +422,7 @@ async def plan_phase(run: Run) -> None:
     )
     run.check()
     now = utcnow()
-    fields = run.model.plan_finished(result, now) | {"plan_changes": _changes(summary, nodes, run.masker)}
+    fields = run.model.plan_finished(result, now) | {"plan_changes": plan_changes(summary, nodes, run.masker)}
     if fields["status"] == "confirmed":  # auto-apply: this job goes on with the same saved plan
         if not await run.move(fields, counts=counts):
             raise Stopped("the execution changed while it was planned")

@@ -24,6 +24,7 @@ from app.lib.principal import Principal
 from app.pipelines.logs import LogWriter, publish_end
 from app.pipelines.masking import Masker
 from app.pipelines.model import FINISHED, ExecutionModel
+from app.pipelines.operations import internal
 from app.pipelines.tables import Execution, Pipeline
 from app.states import ownership
 
@@ -111,6 +112,9 @@ async def transition(
         elif "cancel_requested_at" in fields:
             await _record(actor, row, "execution.cancel_requested", row["status"], details)
         if status in FINISHED:
+            owner = internal(row["operation"])
+            if owner is not None:  # a drift check records its end in this same transaction
+                await owner.finished(row, fields)
             execution_id, final = row["id"], status
 
             async def ended() -> None:

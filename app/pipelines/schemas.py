@@ -186,7 +186,8 @@ class ExecutionSummary(Response):
     id: uuid.UUID
     pipeline_id: uuid.UUID
     number: int
-    operation: Operation
+    operation: Literal["plan", "apply", "destroy", "drift"]
+    """`drift`: a drift check's run (started with `POST /pipelines/{id}/drift-checks`)."""
     status: str
     speculative: bool
     design_id: uuid.UUID
