@@ -37,6 +37,7 @@ from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
+from app.drift.controller import DriftController
 from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib import runtime as runtime_binding
@@ -118,6 +119,11 @@ def _openapi() -> OpenAPIConfig:
                 description="Pipelines run Terraform: executions (plan, approve, apply, destroy), variables, "
                 "live logs, cancel",
             ),
+            Tag(
+                name="drift",
+                description="Drift checks: what changed outside Terraform, on demand or on a schedule; "
+                "accept drift into the design",
+            ),
         ],
     )
 
@@ -194,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         TerraformBackendController,
         StatesController,
         PipelineController,
+        DriftController,
         *asset_routers(),
     ]
     dependencies: dict[str, Provide] = {"principal": Provide(provide_principal, sync_to_thread=False)}

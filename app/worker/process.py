@@ -23,12 +23,15 @@ from app.config import Settings
 from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated
+from app.drift import jobs as drift_jobs
+from app.drift.scheduler import tick as drift_tick
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.gate import make_gate
 from app.lib.redis import make_redis
 from app.pipelines import jobs as execution_jobs
 from app.pipelines import metrics as pipeline_metrics
+from app.pipelines import operations
 from app.pipelines.sweeper import sweep
 from app.sandbox.install import install_mirror
 from app.worker.queue import SAQ_FUNCTION, LocalQueue, QueuedPublisher, SaqQueue
@@ -48,6 +51,9 @@ async def _execution(key: str, worker_id: str, settings: Settings) -> None:
 
 # Every background job, by the name the queue carries. (Periodic work is in ``Upkeep``.)
 JOBS: dict[str, Job] = {"execution": _execution}
+
+# Executions of other domains' internal operations (a drift check) run through the "execution" job.
+operations.register(drift_jobs.OPERATION)
 
 
 def new_worker_id() -> str:
@@ -69,7 +75,8 @@ async def run_job(job: str, key: str, worker_id: str, settings: Settings) -> Non
 
 
 class Upkeep:
-    """What every worker does besides jobs: say it is alive, sweep, refresh the metrics."""
+    """What every worker does besides jobs: say it is alive, sweep, start the drift checks that
+    are due, refresh the metrics."""
 
     def __init__(self, worker_id: str, settings: Settings, running: Callable[[], int]) -> None:
         self.worker_id = worker_id
@@ -84,7 +91,13 @@ class Upkeep:
     async def _loop(self) -> None:
         grace = dt.timedelta(seconds=self.settings.worker.lease_seconds)
         while True:
-            for step in (self.beat, lambda: sweep(grace), pipeline_metrics.refresh):
+            steps = (
+                self.beat,
+                lambda: sweep(grace),
+                lambda: drift_tick(self.settings),
+                pipeline_metrics.refresh,
+            )
+            for step in steps:
                 try:
                     await step()
                 except Exception as exc:  # the database may be away: try again next round
