@@ -37,6 +37,7 @@ from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
+from app.drift import checks as drift_checks
 from app.drift.controller import DriftController
 from app.lib import crypto
 from app.lib import logging as app_logging
@@ -222,7 +223,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "redis": redis,
                 "auth_service": auth_service,
-                "design_deps": make_design_deps(stores.get("cache"), channels),
+                "design_deps": make_design_deps(
+                    stores.get("cache"), channels, drift_marks=drift_checks.diagram_marks
+                ),
                 # Production: /health/ready reports the `board3 worker` processes seen lately.
                 "workers_seen": workers_seen if worker is None else None,
             }

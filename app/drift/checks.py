@@ -38,7 +38,7 @@ from app.drift.tables import DriftCheck
 from app.events import audit
 from app.events.bus import emit
 from app.lib.clock import utcnow
-from app.lib.errors import not_found
+from app.lib.errors import BadRequest, FieldError, not_found
 from app.lib.pagination import Keyset
 from app.pipelines import lifecycle
 from app.pipelines.pipelines import org_access, pipeline_access
@@ -407,6 +407,36 @@ async def execution_finished(execution: Mapping[str, Any], fields: Mapping[str, 
 
 
 # --- reading -------------------------------------------------------------------------------------
+
+
+async def diagram_marks(principal: Principal, design_id: uuid.UUID, which: str) -> dict[str, str]:
+    """Canvas node id -> ``changed`` | ``deleted`` for a design's diagram: from check ``which`` (an
+    id; it must be one of the design's checks) or the design's latest check with a result
+    (``latest``; none yet: nothing is marked). Drift checks need ``pipeline:read``."""
+    if which == "latest":
+        row = (
+            await DriftCheck.select(DriftCheck.organization, DriftCheck.resources)
+            .where((DriftCheck.design_id == design_id) & DriftCheck.status.is_in(list(RESULTS)))
+            .order_by(DriftCheck.finished_at, ascending=False)
+            .first()
+            .output(load_json=True)
+        )
+        if row is None:
+            return {}
+        access = await org_access(principal, row["organization"], "drift check")
+        access.require("pipeline:read")
+    else:
+        try:
+            check_id = uuid.UUID(which)
+        except ValueError:
+            raise BadRequest(
+                "drift must be a drift check id or `latest`",
+                errors=[FieldError("query.drift", "not a drift check id")],
+            ) from None
+        _, row = await check_access(principal, check_id, "pipeline:read")
+        if row["design_id"] != design_id:
+            raise not_found("drift check")
+    return compare.diagram_marks(decode_resources(row["resources"]))
 
 
 async def check_access(

@@ -1,14 +1,16 @@
 """SVG diagram of a design: layered layout, parents drawn around children, arrows for edges.
 
-Highlighted nodes (drift, plan changes) get a distinct outline and fill and the ``highlight``
-class. Every label is XML-escaped and truncated to its box; characters XML cannot carry are
+Highlighted nodes (plan changes, a selection) get a distinct outline and fill and the ``highlight``
+class; nodes a drift check found changed or deleted outside Terraform get a dashed outline of their
+own, a ``drift-changed`` or ``drift-deleted`` class and a legend.
+Every label is XML-escaped and truncated to its box; characters XML cannot carry are
 dropped, so no canvas text can inject markup.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from app.terraform.canvas import Canvas, Node
 from app.terraform.catalog import Catalog
@@ -34,6 +36,13 @@ _COLORS = {
 _DEFAULT_COLORS = ("#ffffff", "#455a64")
 HIGHLIGHT_FILL = "#fff4e5"
 HIGHLIGHT_STROKE = "#e8590c"
+# drift mark -> (fill, stroke, legend text)
+DRIFT_STYLES = {
+    "changed": ("#fff9db", "#e67700", "changed outside Terraform"),
+    "deleted": ("#fff5f5", "#c92a2a", "deleted outside Terraform"),
+}
+LEGEND_H = 34.0
+_DASHED = ' stroke-dasharray="6 3"'
 
 
 def xml_text(text: str) -> str:
@@ -62,8 +71,15 @@ def _category(node: Node, catalog: Catalog) -> str:
     return ntype.spec.category if ntype else "other"
 
 
-def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = frozenset()) -> str:
-    """A readable SVG of the design; node ids in ``highlight`` are drawn distinctly."""
+def render_svg(
+    canvas: Canvas,
+    catalog: Catalog,
+    highlight: Collection[str] = frozenset(),
+    drift: Mapping[str, str] | None = None,
+) -> str:
+    """A readable SVG of the design; node ids in ``highlight`` are drawn distinctly, and with
+    ``drift`` (node id -> ``changed`` | ``deleted``) drifted nodes are marked under a legend."""
+    marks = {k: v for k, v in (drift or {}).items() if v in DRIFT_STYLES}
     parent = effective_parents(canvas)
     rects = layout(canvas, parent)
     nodes: dict[str, Node] = {}
@@ -72,6 +88,10 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
     containers = {p for p in parent.values() if p is not None}
     width = max((r.x + r.w for r in rects.values()), default=0.0) + MARGIN
     height = max((r.y + r.h for r in rects.values()), default=0.0) + MARGIN
+    legend_y = height
+    if drift is not None:
+        width = max(width, 470.0)
+        height += LEGEND_H
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif">',
@@ -89,7 +109,7 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
         return d
 
     for nid in sorted(containers, key=lambda k: (depth(k), k)):
-        out.append(_container(nodes[nid], rects[nid], catalog, nid in highlight))
+        out.append(_container(nodes[nid], rects[nid], catalog, nid in highlight, marks.get(nid)))
     out.append('<g class="edges" fill="none" stroke="#607d8b" stroke-width="1.4">')
     for e in canvas.edges:
         if e.source in rects and e.target in rects and e.source != e.target:
@@ -102,7 +122,9 @@ def render_svg(canvas: Canvas, catalog: Catalog, highlight: Collection[str] = fr
     out.append("</g>")
     for nid, node in nodes.items():
         if nid not in containers:
-            out.append(_leaf(node, rects[nid], catalog, nid in highlight))
+            out.append(_leaf(node, rects[nid], catalog, nid in highlight, marks.get(nid)))
+    if drift is not None:
+        out.append(_legend(legend_y))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -118,16 +140,36 @@ def _related(a: str, b: str, parent: dict[str, str | None]) -> bool:
     return False
 
 
-def _colors(node: Node, catalog: Catalog, highlighted: bool) -> tuple[str, str, str]:
+def _legend(y: float) -> str:
+    items = []
+    x = MARGIN
+    for fill, stroke, text in DRIFT_STYLES.values():
+        items.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="18" height="14" rx="3" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="2.5" stroke-dasharray="5 3"/>'
+            f'<text x="{x + 24:.1f}" y="{y + 11:.1f}" font-size="11" fill="#263238">{text}</text>'
+        )
+        x += 210
+    return f'<g class="drift-legend">{"".join(items)}</g>'
+
+
+def _colors(node: Node, catalog: Catalog, highlighted: bool, mark: str | None = None) -> tuple[str, str, str]:
+    if mark is not None:
+        fill, stroke, _ = DRIFT_STYLES[mark]
+        return fill, stroke, "3"
     fill, stroke = _COLORS.get(_category(node, catalog), _DEFAULT_COLORS)
     if highlighted:
         return HIGHLIGHT_FILL, HIGHLIGHT_STROKE, "3"
     return fill, stroke, "1.5"
 
 
-def _leaf(node: Node, r: Rect, catalog: Catalog, highlighted: bool) -> str:
-    fill, stroke, sw = _colors(node, catalog, highlighted)
-    cls = "node highlight" if highlighted else "node"
+def _classes(base: str, highlighted: bool, mark: str | None) -> str:
+    return base + (" highlight" if highlighted else "") + (f" drift-{mark}" if mark else "")
+
+
+def _leaf(node: Node, r: Rect, catalog: Catalog, highlighted: bool, mark: str | None = None) -> str:
+    fill, stroke, sw = _colors(node, catalog, highlighted, mark)
+    cls = _classes("node", highlighted, mark)
     type_label = xml_text(_fit(node.type, r.w - 16, 6.2))
     name = xml_text(_fit(node.name, r.w - 16, 7.6))
     nid = xml_text(node.id)
@@ -135,7 +177,7 @@ def _leaf(node: Node, r: Rect, catalog: Catalog, highlighted: bool) -> str:
     return (
         f'<g class="{cls}" data-node-id="{nid}"><title>{full}</title>'
         f'<rect data-node-id="{nid}" x="{r.x:.1f}" y="{r.y:.1f}" width="{r.w:.1f}" height="{r.h:.1f}" rx="6" '
-        f'fill="{fill}" stroke="{stroke}" stroke-width="{sw}"/>'
+        f'fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{_DASHED if mark else ""}/>'
         f'<text x="{r.x + 8:.1f}" y="{r.y + 18:.1f}" font-size="11" fill="#546e7a">{type_label}</text>'
         f'<text x="{r.x + 8:.1f}" y="{r.y + 36:.1f}" font-size="13" font-weight="bold" '
         f'fill="#263238">{name}</text>'
@@ -143,15 +185,15 @@ def _leaf(node: Node, r: Rect, catalog: Catalog, highlighted: bool) -> str:
     )
 
 
-def _container(node: Node, r: Rect, catalog: Catalog, highlighted: bool) -> str:
-    fill, stroke, sw = _colors(node, catalog, highlighted)
-    cls = "container highlight" if highlighted else "container"
+def _container(node: Node, r: Rect, catalog: Catalog, highlighted: bool, mark: str | None = None) -> str:
+    fill, stroke, sw = _colors(node, catalog, highlighted, mark)
+    cls = _classes("container", highlighted, mark)
     label = xml_text(_fit(f"{node.type} {node.name}", r.w - 16))
     nid = xml_text(node.id)
     return (
         f'<g class="{cls}" data-node-id="{nid}"><title>{xml_text(node.type + "." + node.name)}</title>'
         f'<rect data-node-id="{nid}" x="{r.x:.1f}" y="{r.y:.1f}" width="{r.w:.1f}" height="{r.h:.1f}" rx="8" '
-        f'fill="{fill}" fill-opacity="0.55" stroke="{stroke}" stroke-width="{sw}"/>'
+        f'fill="{fill}" fill-opacity="0.55" stroke="{stroke}" stroke-width="{sw}"{_DASHED if mark else ""}/>'
         f'<text x="{r.x + 10:.1f}" y="{r.y + HEADER - 9:.1f}" font-size="12" font-weight="bold" '
         f'fill="{stroke}">{label}</text></g>'
     )
