@@ -139,8 +139,8 @@ def accept(
                 continue
             value = _literal(attribute.after)
             current = node.properties.get(attribute.name, MISSING)
-            if current is not MISSING and current == value:
-                continue
+            if (current is MISSING and value is None) or (current is not MISSING and current == value):
+                continue  # the design says so already
             if value is None:
                 node.properties.pop(attribute.name, None)
             else:

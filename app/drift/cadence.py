@@ -11,6 +11,7 @@ that was down for five periods catches up with one check, not five.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,7 @@ from app.pipelines.schedule import Schedule
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _SPREAD = 1_000_003  # a prime: ids spread evenly over the window
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def phase(pipeline_id: uuid.UUID) -> float:
@@ -31,16 +33,26 @@ def next_check(
 ) -> dt.datetime:
     """The first due time strictly after ``after``."""
     after = after.astimezone(dt.UTC)
-    if schedule.interval is not None:
-        period = schedule.interval.total_seconds()
-        offset = phase(pipeline_id) * period
-        elapsed = (after - EPOCH).total_seconds() - offset
-        cycles = int(elapsed // period) + 1
-        return EPOCH + dt.timedelta(seconds=cycles * period + offset)
-    first = schedule.next_after(after)
-    gap = schedule.next_after(first) - first
+    if schedule.interval is not None:  # whole microseconds: exact, so a due time is never due twice
+        period = schedule.interval // _MICROSECOND
+        offset = int(phase(pipeline_id) * period)
+        cycles = ((after - EPOCH) // _MICROSECOND - offset) // period + 1
+        return EPOCH + (cycles * period + offset) * _MICROSECOND
+    fires = _fires(schedule, after, max_jitter)
+    first = next(f for f in fires if f > after)
+    gap = next(f for f in fires if f > first) - first
     jitter = min(gap / 10, max_jitter) * phase(pipeline_id)
-    return schedule.next_after(after - jitter) + jitter
+    return next(f for f in fires if f > after - jitter) + jitter
+
+
+@functools.lru_cache(maxsize=256)
+def _fires(schedule: Schedule, after: dt.datetime, max_jitter: dt.timedelta) -> tuple[dt.datetime, ...]:
+    """The schedule's times from ``after - max_jitter`` until two past ``after``: every pipeline a
+    tick claims asks about the same instant, so cron is consulted once per schedule and tick."""
+    fires = [schedule.next_after(after - max_jitter)]
+    while sum(1 for f in fires if f > after) < 2:
+        fires.append(schedule.next_after(fires[-1]))
+    return tuple(fires)
 
 
 @dataclass(frozen=True, slots=True)
