@@ -121,10 +121,13 @@ def glance(
 
 
 async def _update_glance(pipeline: Mapping[str, Any], new: DriftGlance) -> None:
+    """The design first: its row lock comes before any pipeline row is written twice in the
+    transaction (a second write re-checks the pipeline's foreign key, taking a share lock on the
+    design; two transactions holding that and both asking for the design's row lock deadlock)."""
+    await environments.set_drift(pipeline["design"], pipeline["environment"], pipeline["id"], new)
     await Pipeline.update({Pipeline.drift_summary: msgspec.to_builtins(new)}, use_auto_update=False).where(
         Pipeline.id == pipeline["id"]
     )
-    await environments.set_drift(pipeline["design"], pipeline["environment"], pipeline["id"], new)
 
 
 async def _current_glance(pipeline_id: uuid.UUID) -> tuple[dict[str, Any] | None, DriftGlance | None]:
@@ -159,6 +162,10 @@ async def _skip(
 ) -> uuid.UUID:
     check_id = uuid.uuid4()
     async with transaction():
+        await _reschedule(pipeline["id"], reschedule)
+        row, previous = await _current_glance(pipeline["id"])
+        if row is not None:
+            await _update_glance(row, glance(check_id, "skipped", now, reason, 0, previous))
         await DriftCheck.insert(
             DriftCheck(
                 id=check_id,
@@ -178,22 +185,28 @@ async def _skip(
                 finished_at=now,
             )
         )
-        await _reschedule(pipeline["id"], reschedule)
-        row, previous = await _current_glance(pipeline["id"])
-        if row is not None:
-            await _update_glance(row, glance(check_id, "skipped", now, reason, 0, previous))
     return check_id
 
 
+class AlreadyStarted(Exception):
+    """The claimed check was started by someone else (its job ran twice), or its schedule changed
+    since the claim: nothing is recorded."""
+
+
 async def _reschedule(pipeline_id: uuid.UUID, reschedule: tuple[dt.datetime, dt.datetime] | None) -> None:
-    """Move a claimed pipeline's next check from the claim's lease to its real next due time (unless
-    its schedule was changed meanwhile, which cleared it for the scheduler to plan anew)."""
+    """A claimed pipeline's due time moves from the claim's lease to its next due time, first in the
+    transaction that records the check: whoever moves it records the check, anyone else (a second
+    delivery of the job) finds the lease gone and records nothing."""
     if reschedule is None:
         return
     leased, due = reschedule
-    await Pipeline.update({Pipeline.next_drift_check_at: due}, use_auto_update=False).where(
-        (Pipeline.id == pipeline_id) & (Pipeline.next_drift_check_at == leased)
+    moved = (
+        await Pipeline.update({Pipeline.next_drift_check_at: due}, use_auto_update=False)
+        .where((Pipeline.id == pipeline_id) & (Pipeline.next_drift_check_at == leased))
+        .returning(Pipeline.id)
     )
+    if not moved:
+        raise AlreadyStarted(str(pipeline_id))
 
 
 async def create_check(
@@ -204,7 +217,8 @@ async def create_check(
     reschedule: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Record a check of ``pipeline`` (a row with ``PIPELINE_COLUMNS``) and start its execution, or
-    record it as skipped. Returns the check's id and whether it runs.
+    record it as skipped. Returns the check's id and whether it runs. With ``reschedule`` (a claimed
+    scheduled check: its lease and next due time), raises ``AlreadyStarted`` if the lease is gone.
 
     A scheduled check takes the state at once or is skipped (the database's one-holder index
     decides a race with an execution starting meanwhile); a manual one waits in the state's queue,
@@ -223,6 +237,7 @@ async def create_check(
     check_id, execution_id = uuid.uuid4(), uuid.uuid4()
     try:
         async with transaction():
+            await _reschedule(pipeline["id"], reschedule)
             number = await lifecycle.next_number(pipeline["id"])
             await Execution.insert(
                 Execution(
@@ -268,7 +283,6 @@ async def create_check(
             if trigger == "schedule":  # take the state now (or fail on the one-holder index)
                 await lifecycle.transition(actor, row, lifecycle.model_of(row).enqueue())
                 await lifecycle.dispatch(execution_id)
-            await _reschedule(pipeline["id"], reschedule)
     except Exception as exc:
         if trigger == "schedule" and is_unique_violation(exc):
             reason = "another execution took the state as the check started; it waits for the next schedule"

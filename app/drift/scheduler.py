@@ -5,26 +5,33 @@ number of processes can tick at once:
 
 1. pipelines with a schedule and no due time yet (new, or whose schedule changed) get one;
 2. due pipelines are claimed in batches by one conditional UPDATE that moves their due time to a
-   short lease, and only if it is still due, so a row claimed by one process is not claimed by
-   another, on PostgreSQL (the re-checked condition) as on SQLite (one writer at a time);
-3. each claimed pipeline gets its check (``checks.create_check``), and its due time moves from the
-   lease to the next due time in the same transaction. A process that dies in between leaves the
-   lease to expire: the pipeline is due again and checked once.
+   lease, and only if it is still due, so a row claimed by one process is not claimed by another:
+   on PostgreSQL the rows another claimer holds are skipped (``SKIP LOCKED``) and the condition is
+   re-checked on the rows taken; on SQLite there is one writer at a time;
+3. the claims are handed to the job queue in chunks (job ``drift-check``, key ``<lease>|<pipeline
+   id>,<pipeline id>,...``); the job records each check (``start_claimed``), moving its due time
+   from the lease to the next due time in the same transaction and only if the lease is still
+   there, so a job delivered twice records each check once. A claim whose job is lost is due again
+   when its lease expires.
+
+The tick itself does no more than the claims and the hand-over, so a burst of due pipelines (10k on
+``0 * * * *`` after an outage) is dispatched in seconds; the checks start as workers take the jobs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from app.config import Settings
+from app.db import skip_locked
 from app.drift import checks
 from app.drift.cadence import next_check
+from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.principal import Principal
 from app.pipelines.schedule import Schedule, ScheduleError, parse_schedule
@@ -32,10 +39,11 @@ from app.pipelines.tables import Pipeline
 
 log = logging.getLogger("board3.drift.scheduler")
 
+JOB = "drift-check"
 SCHEDULER = Principal(kind="system", id=uuid.UUID(int=0), label="board3:drift-schedule")
-LEASE = dt.timedelta(minutes=2)  # a claimed check not started by then is due again
-BATCH = 200
-CONCURRENCY = 4  # checks started at once by one process (each is one transaction)
+LEASE = dt.timedelta(minutes=10)  # a claim whose check was not recorded by then is due again
+BATCH = 500
+CHUNK = 25  # claimed checks per job: few jobs to enqueue, and a burst spreads over the workers
 BUDGET_SECONDS = 8.0  # one tick stops claiming after this long (the rest waits for the next tick)
 INVALID_RETRY = dt.timedelta(hours=1)
 
@@ -44,11 +52,11 @@ INVALID_RETRY = dt.timedelta(hours=1)
 class TickReport:
     armed: int = 0
     claimed: int = 0
-    started: int = 0
+    started: int = 0  # checks recorded by this tick itself (no job queue bound: tests, tools)
     skipped: int = 0
-    failed: int = 0
 
 
+@functools.lru_cache(maxsize=1024)
 def _schedule(text: str) -> Schedule | None:
     try:
         return parse_schedule(text, dt.timedelta(0))  # the minimum was enforced when it was set
@@ -87,65 +95,101 @@ async def arm(now: dt.datetime, max_jitter: dt.timedelta, limit: int = 1000) -> 
     return armed
 
 
-async def claim(now: dt.datetime, limit: int = BATCH) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` due pipelines for this process: their due time becomes ``now + LEASE``
-    (distinct per claim: ``now`` carries microseconds). Returns their rows with the lease."""
+async def claim(now: dt.datetime, limit: int = BATCH) -> tuple[dt.datetime, list[uuid.UUID]]:
+    """Claim up to ``limit`` due pipelines: their due time becomes the lease ``now + LEASE``, which
+    the claim's job must find to record the check. Returns the lease and the pipelines' ids."""
     leased = now + LEASE
     due = Pipeline.next_drift_check_at <= now
-    oldest = Pipeline.select(Pipeline.id).where(due).order_by(Pipeline.next_drift_check_at).limit(limit)
-    rows: list[dict[str, Any]] = (
+    oldest = skip_locked(
+        Pipeline.select(Pipeline.id)
+        .where(due)
+        .order_by(Pipeline.next_drift_check_at, Pipeline.id)
+        .limit(limit)
+    )
+    rows = (
         await Pipeline.update({Pipeline.next_drift_check_at: leased}, use_auto_update=False)
         .where(Pipeline.id.is_in(oldest) & due & Pipeline.drift_schedule.is_not_null())
-        .returning(*checks.PIPELINE_COLUMNS)
+        .returning(Pipeline.id)
     )
-    for row in rows:
-        row["leased"] = leased
-    return rows
+    return leased, [row["id"] for row in rows]
 
 
-async def _start(row: dict[str, Any], now: dt.datetime, max_jitter: dt.timedelta, report: TickReport) -> None:
-    due = due_after(row["drift_schedule"], now, row["id"], max_jitter)
+def job_key(leased: dt.datetime, pipeline_ids: list[uuid.UUID]) -> str:
+    return f"{leased.isoformat()}|{','.join(str(p) for p in pipeline_ids)}"
+
+
+async def start_claimed(key: str, settings: Settings) -> TickReport:
+    """The ``drift-check`` job: record each claimed check of the chunk (it runs, or is skipped with
+    why) unless it already was."""
+    report = TickReport()
+    stamp, _, ids = key.partition("|")
     try:
-        _, started = await checks.create_check(SCHEDULER, row, "schedule", reschedule=(row["leased"], due))
-    except Exception:
-        report.failed += 1
-        log.exception(
-            "scheduled drift check of pipeline %s could not start; retried after the lease", row["id"]
-        )
-        return
-    if started:
-        report.started += 1
-    else:
-        report.skipped += 1
+        leased = dt.datetime.fromisoformat(stamp)
+        pipeline_ids = [uuid.UUID(p) for p in ids.split(",")]
+    except ValueError:
+        log.error("drift-check job with a malformed key %r dropped", key[:200])
+        return report
+    for pid in pipeline_ids:
+        try:
+            started = await _start_one(pid, leased, settings)
+        except Exception:  # the others go on; this one is due again when its lease expires
+            log.exception("drift check of pipeline %s could not be recorded", pid)
+            continue
+        if started is not None:
+            report.started += started
+            report.skipped += not started
+    return report
+
+
+async def _start_one(pid: uuid.UUID, leased: dt.datetime, settings: Settings) -> bool | None:
+    row = (
+        await Pipeline.select(*checks.PIPELINE_COLUMNS)
+        .where((Pipeline.id == pid) & (Pipeline.next_drift_check_at == leased))
+        .first()
+    )
+    if row is None or row["drift_schedule"] is None:
+        return None  # recorded already, or the schedule changed since the claim
+    max_jitter = dt.timedelta(seconds=settings.worker.drift_max_jitter)
+    due = due_after(row["drift_schedule"], utcnow(), pid, max_jitter)
+    try:
+        _, started = await checks.create_check(SCHEDULER, row, "schedule", reschedule=(leased, due))
+    except checks.AlreadyStarted:
+        return None
+    return started
 
 
 async def tick(settings: Settings, now: dt.datetime | None = None) -> TickReport:
-    """One round: arm new schedules, then claim and start due checks until none is left or the
-    round's time budget is spent."""
+    """One round: arm new schedules, then claim due checks and hand each to the job queue, until
+    none is due or the round's time budget is spent. Without a job queue (a tool, a test) the
+    claimed checks are recorded here and now."""
     report = TickReport()
     max_jitter = dt.timedelta(seconds=settings.worker.drift_max_jitter)
     start = time.monotonic()
     report.armed = await arm(now or utcnow(), max_jitter)
-    slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(row: dict[str, Any], at: dt.datetime) -> None:
-        async with slots:
-            await _start(row, at, max_jitter, report)
-
+    current = runtime.current()
+    queue = current.jobs if current is not None else None
     while time.monotonic() - start < BUDGET_SECONDS:
-        at = now or utcnow()
-        rows = await claim(at)
-        if not rows:
+        leased, claimed = await claim(now or utcnow())
+        if not claimed:
             break
-        report.claimed += len(rows)
-        await asyncio.gather(*(one(row, at) for row in rows))
+        report.claimed += len(claimed)
+        for i in range(0, len(claimed), CHUNK):
+            key = job_key(leased, claimed[i : i + CHUNK])
+            if queue is not None:
+                try:
+                    await queue.enqueue(JOB, key)
+                except Exception as exc:  # their lease expires and they are claimed again
+                    log.warning("could not hand drift checks to a worker (%s): %s", key[:80], exc)
+                continue
+            done = await start_claimed(key, settings)
+            report.started += done.started
+            report.skipped += done.skipped
     if report.claimed or report.armed:
         log.info(
-            "drift schedule: %d armed, %d claimed, %d started, %d skipped, %d failed",
+            "drift schedule: %d armed, %d claimed (%d started here, %d skipped)",
             report.armed,
             report.claimed,
             report.started,
             report.skipped,
-            report.failed,
         )
     return report

@@ -24,7 +24,7 @@ from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated
 from app.drift import jobs as drift_jobs
-from app.drift.scheduler import tick as drift_tick
+from app.drift import scheduler as drift_scheduler
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.gate import make_gate
@@ -49,8 +49,12 @@ async def _execution(key: str, worker_id: str, settings: Settings) -> None:
     await execution_jobs.run_execution(uuid.UUID(key), worker_id, settings)
 
 
+async def _drift_check(key: str, worker_id: str, settings: Settings) -> None:
+    await drift_scheduler.start_claimed(key, settings)  # idempotent: each check is recorded once
+
+
 # Every background job, by the name the queue carries. (Periodic work is in ``Upkeep``.)
-JOBS: dict[str, Job] = {"execution": _execution}
+JOBS: dict[str, Job] = {"execution": _execution, drift_scheduler.JOB: _drift_check}
 
 # Executions of other domains' internal operations (a drift check) run through the "execution" job.
 operations.register(drift_jobs.OPERATION)
@@ -94,7 +98,7 @@ class Upkeep:
             steps = (
                 self.beat,
                 lambda: sweep(grace),
-                lambda: drift_tick(self.settings),
+                lambda: drift_scheduler.tick(self.settings),
                 pipeline_metrics.refresh,
             )
             for step in steps:
