@@ -2,11 +2,18 @@
 
 The worker's execution job (``app.pipelines.jobs``) leases the execution, gives it a private
 workspace and a run token, renews its lease and watches for a cancel; this phase does the drift
-check's own work in it: the configuration of the version last applied, ``init``, ``plan
--refresh-only -out`` and ``show -json`` (what changed outside Terraform, from ``resource_drift``),
-then, if anything drifted, a normal ``plan -out`` and ``show -json`` (which drifted attributes the
-next apply puts back). It never applies. The findings are stored on the check, and the execution
-ends ``planned_and_finished``; ``checks.execution_finished`` turns that into the check's result.
+check's own work in it, and never applies:
+
+- the configuration of the version last applied, ``init``, ``plan -refresh-only -out``: its
+  ``-json`` output has one ``resource_drift`` message per resource changed outside Terraform
+  (drift is decided from those, never from an exit code). None: no drift, and nothing else runs;
+- otherwise a normal ``plan -out`` and ``show -json``: its ``resource_drift`` has each drifted
+  resource's attributes before and after (the same entries as the refresh-only plan's), and its
+  ``resource_changes`` which of them the next apply puts back. Should that plan fail, the
+  refresh-only plan is shown instead and the drift reported without that answer.
+
+The findings are stored on the check, and the execution ends ``planned_and_finished``;
+``checks.execution_finished`` turns that into the check's result.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from app.pipelines import jobs
 from app.pipelines.model import PlanResult
 from app.pipelines.operations import InternalOperation
 from app.terraform import plan as tfplan
+from app.terraform.runner import Line, parse_ui_line
 
 DRIFT_PLAN = "drift.tfplan"
 PLAN = "plan.tfplan"
@@ -76,17 +84,32 @@ async def drift_phase(run: jobs.Run) -> None:
     await checks.mark_running(run.id, utcnow())
     nodes = await jobs.prepare(run)
     await jobs.terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
-    await jobs.terraform(
-        run, "refresh-only", ["plan", "-refresh-only", "-input=false", "-json", f"-out={DRIFT_PLAN}", LOCK]
-    )
-    refreshed = _document(await jobs.terraform(run, "show", ["show", "-json", DRIFT_PLAN], capture=True))
-    normal: dict[str, Any] | None = None
+    streamed: list[str] = []
+
+    def watch(line: Line) -> None:
+        message = parse_ui_line(line.text)
+        if message is not None and message.type == "resource_drift" and message.address:
+            streamed.append(message.address)
+
+    refresh = ["plan", "-refresh-only", "-input=false", "-json", f"-out={DRIFT_PLAN}", LOCK]
+    await jobs.terraform(run, "refresh-only", refresh, watch=watch)
+    found: list[ResourceDrift] = []
     summary = tfplan.PlanSummary(changes=[])
-    if refreshed.get("resource_drift"):
-        await jobs.terraform(run, "plan", ["plan", "-input=false", "-json", f"-out={PLAN}", LOCK])
-        normal = _document(await jobs.terraform(run, "show", ["show", "-json", PLAN], capture=True))
-        summary = tfplan.summarize(normal)
-    found = compare.findings(refreshed, normal, nodes)
+    normal: dict[str, Any] | None = None
+    if streamed:  # something drifted: what exactly, and what would the next apply do about it
+        try:
+            await jobs.terraform(run, "plan", ["plan", "-input=false", "-json", f"-out={PLAN}", LOCK])
+            normal = _document(await jobs.terraform(run, "show", ["show", "-json", PLAN], capture=True))
+        except jobs.StageFailed as exc:
+            run.say(f"A normal plan failed ({exc}): whether the next apply reverts the drift is unknown.")
+        if normal is not None and normal.get("resource_drift"):
+            found = compare.findings(normal, normal, nodes)
+            summary = tfplan.summarize(normal)
+        else:  # the drift itself, from the refresh-only plan
+            refreshed = _document(
+                await jobs.terraform(run, "show", ["show", "-json", DRIFT_PLAN], capture=True)
+            )
+            found = compare.findings(refreshed, normal, nodes)
     masked = msgspec.convert(run.masker.data(msgspec.to_builtins(found)), list[ResourceDrift])
     for line in describe(masked):
         run.say(line)

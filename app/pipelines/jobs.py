@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,14 +273,28 @@ def _render(line: Line) -> str:
     return f"[{stamp[1]}.{stamp[2][1:4].ljust(3, '0')}] {text}"
 
 
-async def terraform(run: Run, name: str, args: list[str], *, capture: bool = False) -> bytes:
-    """Run one terraform command as stage ``name``; its output goes to the log (masked)."""
+async def terraform(
+    run: Run,
+    name: str,
+    args: list[str],
+    *,
+    capture: bool = False,
+    watch: Callable[[Line], None] | None = None,
+) -> bytes:
+    """Run one terraform command as stage ``name``; its output goes to the log (masked), and each
+    line to ``watch`` too when given."""
     assert run.workspace is not None
+
+    def on_line(line: Line) -> None:
+        run.say(_render(line))
+        if watch is not None:
+            watch(line)
+
     async with stage(run, name) as outcome:
         try:
             result = await run.workspace.run(
                 args,
-                on_line=lambda line: run.say(_render(line)),
+                on_line=on_line,
                 timeout=run.settings.worker.run_timeout,
                 capture=capture,
                 max_capture=MAX_PLAN_BYTES,

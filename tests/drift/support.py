@@ -21,7 +21,7 @@ def check(c: Client, check_id: str) -> dict:
     return dict(c.ok("GET", f"/api/v1/drift-checks/{check_id}"))
 
 
-def wait_check(c: Client, check_id: str, timeout: float = 120) -> dict:
+def wait_check(c: Client, check_id: str, timeout: float = 120, poll: float = 0.2) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         found = check(c, check_id)
@@ -30,11 +30,11 @@ def wait_check(c: Client, check_id: str, timeout: float = 120) -> dict:
         if time.monotonic() > deadline:
             log = c.log(found["execution_id"]) if found["execution_id"] else ""
             raise AssertionError(f"check {check_id} is still {found['status']}:\n{log}")
-        time.sleep(0.2)
+        time.sleep(poll)
 
 
-def run_check(c: Client, pipeline_id: str) -> dict:
-    return wait_check(c, start_check(c, pipeline_id)["id"])
+def run_check(c: Client, pipeline_id: str, poll: float = 0.2) -> dict:
+    return wait_check(c, start_check(c, pipeline_id)["id"], poll=poll)
 
 
 def sandbox(stack: Stack, *args: str) -> str:
