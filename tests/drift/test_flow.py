@@ -3,9 +3,13 @@ and real workers (PostgreSQL and Redis), everything through HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
 import uuid
 
+import asyncpg
 import pytest
 
 from tests.drift.support import by_address, cloud_id, run_check, sandbox, start_check, wait_check
@@ -185,3 +189,62 @@ def test_no_drift_then_a_changed_attribute_a_deleted_resource_and_a_sensitive_at
         "sandbox_bucket.assets",
         "sandbox_bucket.vault",
     }
+
+
+def test_accepting_drift_makes_a_plan_of_the_new_version_clean(running: Stack) -> None:
+    c, _, pipeline, tag = applied_site(running, "accept")
+    sandbox(running, "set", cloud_id(running, "sandbox_load_balancer", tags={"t": tag}), "listener_port=8443")
+    bucket = cloud_id(running, "sandbox_bucket", name=f"assets-{tag}")
+    sandbox(running, "set", bucket, "tags=" + json.dumps({"t": tag, "team": "web"}), "versioning=true")
+    found = run_check(c, pipeline["id"])
+    assert found["status"] == "drifted" and found["counts"]["drifted"] == 2
+
+    accepted = c.ok("POST", found["links"]["accept"]["href"], 201, json={})
+    assert accepted["version"]["number"] == 2 and accepted["valid"] is True
+    assert sorted((a["node_id"], a["attribute"], a["value"]) for a in accepted["accepted"]) == [
+        ("bkt", "tags", {"t": tag, "team": "web"}),
+        ("bkt", "versioning", True),
+        ("lb", "listener_port", 8443),
+    ]
+    # A normal plan of the new version: the accepted resources need no change.
+    plan = c.start(pipeline["id"], "plan", version=2)
+    planned = c.wait(plan["id"], "planned_and_finished")
+    assert planned["plan"]["has_changes"] is False, planned["plan"]
+    assert planned["plan"]["counts"] == {"add": 0, "change": 0, "destroy": 0, "replace": 0}
+    # Applying it has nothing to do; checks now compare with it: nothing would be reverted (the
+    # state keeps the old values until an apply changes something, so the drift is state only).
+    assert c.apply(pipeline["id"])["status"] == "planned_and_finished"
+    after = run_check(c, pipeline["id"])
+    assert after["design_version"] == 2 and after["counts"]["will_be_reverted"] == 0
+
+
+@pytest.mark.skipif("DATABASE_URL" not in os.environ, reason="makes the schedule due in PostgreSQL")
+def test_a_due_schedule_is_checked_by_the_workers(running: Stack) -> None:
+    c, _, pipeline, _ = applied_site(running, "sched")
+    c.ok("PATCH", f"/api/v1/pipelines/{pipeline['id']}", json={"drift_schedule": "1h"})
+    asyncio.run(make_due(running, pipeline["id"]))
+    deadline = time.monotonic() + 90
+    while True:  # the workers' upkeep ticks every 5 s: it claims it, a worker records and runs it
+        items = c.ok("GET", f"/api/v1/pipelines/{pipeline['id']}/drift-checks")["items"]
+        if items and items[0]["status"] not in ("pending", "running"):
+            break
+        assert time.monotonic() < deadline, items
+        time.sleep(0.5)
+    (scheduled,) = items
+    assert scheduled["trigger"] == "schedule" and scheduled["status"] == "no_drift"
+    assert scheduled["created_by"] == "board3:drift-schedule"
+    after = c.ok("GET", f"/api/v1/pipelines/{pipeline['id']}")
+    assert after["drift"]["check_id"] == scheduled["id"]
+    assert after["next_drift_check_at"] > scheduled["created_at"]
+
+
+async def make_due(running: Stack, pipeline_id: str) -> None:
+    """The pipeline's next check is due now (as if an hour had passed)."""
+    conn = await asyncpg.connect(running.env["DATABASE_URL"])
+    try:
+        await conn.execute(
+            "UPDATE pipelines SET next_drift_check_at = now() - interval '1 second' WHERE id = $1",
+            uuid.UUID(pipeline_id),
+        )
+    finally:
+        await conn.close()
