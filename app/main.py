@@ -37,7 +37,7 @@ from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
-from app.drift import checks as drift_checks
+from app.drift import reads as drift_reads
 from app.drift.controller import DriftController
 from app.lib import crypto
 from app.lib import logging as app_logging
@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "redis": redis,
                 "auth_service": auth_service,
                 "design_deps": make_design_deps(
-                    stores.get("cache"), channels, drift_marks=drift_checks.diagram_marks
+                    stores.get("cache"), channels, drift_marks=drift_reads.diagram_marks
                 ),
                 # Production: /health/ready reports the `board3 worker` processes seen lately.
                 "workers_seen": workers_seen if worker is None else None,

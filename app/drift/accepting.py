@@ -17,7 +17,7 @@ from app.designs.cache import BodyCache
 from app.designs.events import DesignEvents
 from app.designs.schemas import VersionCreate
 from app.drift.accept import accept
-from app.drift.checks import check_access, decode_resources
+from app.drift.reads import check_access, decode_resources
 from app.drift.schemas import AcceptRequest, AcceptResult
 from app.events import audit
 from app.lib.errors import Conflict, FieldError, ValidationFailed

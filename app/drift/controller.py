@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 
 from app.accounts.authz import Principal
 from app.designs.controller import DesignDeps, provide_design_deps
-from app.drift import accepting, checks
+from app.drift import accepting, checks, reads
 from app.drift.schemas import CHECK_STATUSES, AcceptRequest, AcceptResult, DriftCheckPage, DriftCheckRead
 from app.lib.pagination import DEFAULT_LIMIT, Cursor, Limit
 
@@ -58,7 +58,7 @@ class DriftController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> DriftCheckPage:
         """The history of checks, manual and scheduled (`pipeline:read`)."""
-        return await checks.list_checks(principal, pipeline_id, status=status, cursor=cursor, limit=limit)
+        return await reads.list_checks(principal, pipeline_id, status=status, cursor=cursor, limit=limit)
 
     @get("/drift-checks/{check_id:uuid}", summary="A drift check: what drifted, per resource and attribute")
     async def get_check(
@@ -67,7 +67,7 @@ class DriftController(Controller):
         """Each drifted resource (address, canvas node id, `update` or `delete`) with its attributes'
         state and real values (sensitive parts masked) and whether the next apply reverts them; the
         difference from the previous check; links to accept the drift or revert it (`pipeline:read`)."""
-        return await checks.get_check(principal, check_id)
+        return await reads.get_check(principal, check_id)
 
     @post(
         "/drift-checks/{check_id:uuid}/accept",
