@@ -138,25 +138,35 @@ async def _skip(
         if row is not None:
             await _update_glance(row, glance(check_id, "skipped", now, reason, 0, previous))
         await DriftCheck.insert(
-            DriftCheck(
-                id=check_id,
-                organization=pipeline["organization"],
-                pipeline=pipeline["id"],
-                design_id=pipeline["design"],
-                environment=pipeline["environment"],
-                state_id=pipeline["state_id"],
-                design_version=pipeline["last_applied_version"],
-                status="skipped",
-                trigger=trigger,
-                reason=reason,
-                created_by_type=actor.kind,
-                created_by_id=actor.actor_id,
-                created_by_label=actor.label[:320],
-                created_at=now,
-                finished_at=now,
-            )
+            _row(check_id, actor, pipeline, trigger, now, status="skipped", reason=reason, finished_at=now)
         )
     return check_id
+
+
+def _row(
+    check_id: uuid.UUID,
+    actor: Principal,
+    pipeline: Mapping[str, Any],
+    trigger: str,
+    now: dt.datetime,
+    **fields: Any,
+) -> DriftCheck:
+    """A new check of ``pipeline``'s version last applied, by ``actor``."""
+    return DriftCheck(
+        id=check_id,
+        organization=pipeline["organization"],
+        pipeline=pipeline["id"],
+        design_id=pipeline["design"],
+        environment=pipeline["environment"],
+        state_id=pipeline["state_id"],
+        design_version=pipeline["last_applied_version"],
+        trigger=trigger,
+        created_by_type=actor.kind,
+        created_by_id=actor.actor_id,
+        created_by_label=actor.label[:320],
+        created_at=now,
+        **fields,
+    )
 
 
 class AlreadyStarted(Exception):
@@ -231,22 +241,7 @@ async def create_check(
                 )
             )
             await DriftCheck.insert(
-                DriftCheck(
-                    id=check_id,
-                    organization=pipeline["organization"],
-                    pipeline=pipeline["id"],
-                    design_id=pipeline["design"],
-                    environment=pipeline["environment"],
-                    state_id=pipeline["state_id"],
-                    design_version=pipeline["last_applied_version"],
-                    execution_id=execution_id,
-                    status="pending",
-                    trigger=trigger,
-                    created_by_type=actor.kind,
-                    created_by_id=actor.actor_id,
-                    created_by_label=actor.label[:320],
-                    created_at=now,
-                )
+                _row(check_id, actor, pipeline, trigger, now, status="pending", execution_id=execution_id)
             )
             row = await lifecycle.load(execution_id)
             assert row is not None

@@ -71,3 +71,36 @@ def deleted(address: str, node_id: str | None) -> ResourceDrift:
     return ResourceDrift(
         address=address, type=type_, name=name, action="delete", node_id=node_id, effect="will_be_reverted"
     )
+
+
+def site() -> dict:
+    """A network, a subnet, a load balancer in it serving a bucket (sandbox types, no terraform run)."""
+    return {
+        "nodes": [
+            {
+                "id": "net",
+                "type": "sandbox_network",
+                "name": "main",
+                "properties": {"cidr_block": "10.0.0.0/16"},
+            },
+            {
+                "id": "sub",
+                "type": "sandbox_subnet",
+                "name": "web",
+                "properties": {"cidr_block": "10.0.1.0/24"},
+                "parent": "net",
+            },
+            {
+                "id": "lb",
+                "type": "sandbox_load_balancer",
+                "name": "site",
+                "properties": {"listener_port": 443},
+            },
+            {"id": "bkt", "type": "sandbox_bucket", "name": "assets", "properties": {"name": "assets-x"}},
+        ],
+        "edges": [
+            {"source": "sub", "target": "net"},
+            {"source": "lb", "target": "sub", "attribute": "subnet_ids"},
+            {"source": "lb", "target": "bkt", "attribute": "backend_bucket_id"},
+        ],
+    }

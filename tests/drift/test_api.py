@@ -9,40 +9,8 @@ import uuid
 from app.events.tables import DomainEventRow
 from app.pipelines.tables import Pipeline
 from tests.designs.helpers import create_design
-from tests.drift.fabricate import applied, changed, deleted, finish
+from tests.drift.fabricate import applied, changed, deleted, finish, site
 from tests.support.api import Account, assert_problem
-
-
-def site() -> dict:
-    return {
-        "nodes": [
-            {
-                "id": "net",
-                "type": "sandbox_network",
-                "name": "main",
-                "properties": {"cidr_block": "10.0.0.0/16"},
-            },
-            {
-                "id": "sub",
-                "type": "sandbox_subnet",
-                "name": "web",
-                "properties": {"cidr_block": "10.0.1.0/24"},
-                "parent": "net",
-            },
-            {
-                "id": "lb",
-                "type": "sandbox_load_balancer",
-                "name": "site",
-                "properties": {"listener_port": 443},
-            },
-            {"id": "bkt", "type": "sandbox_bucket", "name": "assets", "properties": {"name": "assets-x"}},
-        ],
-        "edges": [
-            {"source": "sub", "target": "net"},
-            {"source": "lb", "target": "sub", "attribute": "subnet_ids"},
-            {"source": "lb", "target": "bkt", "attribute": "backend_bucket_id"},
-        ],
-    }
 
 
 async def setup(client, api, *, apply: bool = True, **options) -> tuple[Account, str, dict]:
