@@ -284,9 +284,9 @@ async def measure(c: Any, pipeline_id: str, tag: str, data_dir: Path, runs: int)
     from app.terraform.codegen_json import render_json
     from app.terraform.runner import Workspace
 
-    out: dict[str, list[float]] = {
-        k: [] for k in ("bare", "clean_direct", "clean", "drifted_direct", "drifted")
-    }
+    names = ("bare", "clean_direct", "clean", "drifted_direct", "drifted")
+    names += ("no_drift_stages", "no_drift_pickup", "drifted_stages", "drifted_pickup")
+    out: dict[str, list[float]] = {k: [] for k in names}
     config = render_json(
         build_config(msgspec.convert(canvas_30(f"{tag}-direct"), Canvas), load_catalog(None))
     )
@@ -317,6 +317,9 @@ async def measure(c: Any, pipeline_id: str, tag: str, data_dir: Path, runs: int)
             found = await asyncio.to_thread(run_check, c, pipeline_id, 0.02)
             elapsed = time.perf_counter() - start
             assert found["status"] == status, found
+            execution = c.execution(found["execution_id"])
+            out[f"{status}_stages"].append(sum(s["duration_seconds"] for s in execution["stages"]))
+            out[f"{status}_pickup"].append(seconds(execution["created_at"], execution["started_at"]))
             return elapsed
 
         await board3("no_drift")  # warm both up
@@ -334,6 +337,10 @@ async def measure(c: Any, pipeline_id: str, tag: str, data_dir: Path, runs: int)
             out["drifted"].append(await board3("drifted"))
         await ws.run(["destroy", "-auto-approve", "-input=false", "-no-color"])
     return out
+
+
+def seconds(start: str, end: str) -> float:
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
 
 
 def change_bucket(data_dir: Path, name: str) -> None:
@@ -420,9 +427,13 @@ def report_check(checked: dict[str, list[float]]) -> None:
             "   (fresh directory: init, plan -refresh-only)",
         ),
         ("          Board3's own share", own_clean, ""),
+        ("            (the check's terraform stages", m["no_drift_stages"], ")"),
+        ("            (POST until a worker started it", m["no_drift_pickup"], ")"),
         ("drifted:  Board3 check, POST to result", m["drifted"], ""),
         ("          its commands run directly", m["drifted_direct"], "   (also plan -out, show -json)"),
         ("          Board3's own share", own_drift, f"   target <= 0.5 s: {verdict(own_drift <= 0.5)}"),
+        ("            (the check's terraform stages", m["drifted_stages"], ")"),
+        ("            (POST until a worker started it", m["drifted_pickup"], ")"),
     ]
     print(f"one drift check of 30 sandbox resources (median of {len(checked['clean'])}, taken in turns)")
     for label, seconds, note in rows:
@@ -446,7 +457,7 @@ async def clear_redis(prefix: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipelines", type=int, default=10_000)
-    parser.add_argument("--quick", action="store_true", help="one timed check instead of three")
+    parser.add_argument("--quick", action="store_true", help="one timed check instead of five")
     parser.add_argument("--only", choices=["scheduler", "check"], help="run one of the two parts")
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--scheduler", type=float, help=argparse.SUPPRESS)
@@ -497,7 +508,7 @@ def main() -> int:
                 asyncio.run(clear_redis(prefix))
                 asyncio.run(admin(f'CREATE DATABASE "{name}"'))
                 subprocess.run([str(BOARD3), "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
-            checked = bench_check(env, data_dir, 1 if args.quick else 3)
+            checked = bench_check(env, data_dir, 1 if args.quick else 5)
         else:
             checked = None
     finally:
