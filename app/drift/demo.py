@@ -138,7 +138,15 @@ class Api:
         """The sandbox resource of ``type_`` named ``name`` (the console lists them page by page)."""
         params: dict[str, Any] = {"type": type_, "limit": 200}
         while True:
-            page = self.call("GET", "/api/v1/sandbox/resources", params=params)
+            r = self.http.get("/api/v1/sandbox/resources", params=params)
+            if r.status_code == 404:
+                raise DemoFailed(
+                    f"the Board3 at {self.url} has its sandbox console off (BOARD3_SANDBOX): stop it, or "
+                    "run the demo with BOARD3_PORT set to a free port so that it starts its own"
+                )
+            if r.status_code != 200:
+                raise DemoFailed(f"GET /api/v1/sandbox/resources answered {r.status_code}: {r.text[:1000]}")
+            page = r.json()
             for item in page["items"]:
                 if item["attributes"].get("name") == name:
                     return dict(item)
