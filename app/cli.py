@@ -1,4 +1,4 @@
-"""The ``board3`` command: serve, migrate, seed (and the domain command groups)."""
+"""The ``board3`` command: serve, migrate, seed (and the domain command groups, and the demo)."""
 
 from __future__ import annotations
 
@@ -114,6 +114,7 @@ def seed() -> None:
 
 def _add_domain_groups() -> None:
     """Domain command groups live with their domains; the one CLI root attaches them."""
+    from app.drift.cli import demo
     from app.sandbox.cli import sandbox
     from app.states.cli import keys
     from app.terraform.cli import catalog
@@ -121,6 +122,7 @@ def _add_domain_groups() -> None:
     main.add_command(sandbox)
     main.add_command(catalog)
     main.add_command(keys)
+    main.add_command(demo)
 
 
 _add_domain_groups()

@@ -146,6 +146,7 @@ class WorkerSettings:
     work_dir: Path | None = None  # parent of runs' private working directories (system temp)
     internal_url: str | None = None  # how terraform in a run reaches the state backend
     drift_min_interval: int = 300  # the shortest drift schedule accepted, seconds
+    drift_max_jitter: int = 900  # scheduled drift checks spread over up to this many seconds
 
     def backend_url(self, server: ServerSettings) -> str:
         """The base URL a run's terraform uses for ``/tf``: ``BOARD3_INTERNAL_URL``, else
@@ -260,6 +261,7 @@ def load_settings() -> Settings:
             work_dir=Path(w).expanduser().resolve() if (w := _env("BOARD3_WORK_DIR")) else None,
             internal_url=_public_url("BOARD3_INTERNAL_URL"),
             drift_min_interval=_int("BOARD3_DRIFT_MIN_INTERVAL", 300, minimum=1),
+            drift_max_jitter=_int("BOARD3_DRIFT_MAX_JITTER", 900, minimum=0),
         ),
         limits=LimitSettings(
             max_nodes=_int("BOARD3_MAX_NODES", 20_000, minimum=1),

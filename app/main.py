@@ -40,6 +40,8 @@ from app.db.seed import run_seeds
 from app.designs.collab_controller import CollaborationController, TemplateController
 from app.designs.controller import DesignController, make_design_deps
 from app.designs.terraform_controller import DesignTerraformController
+from app.drift import reads as drift_reads
+from app.drift.controller import DriftController
 from app.lib import crypto
 from app.lib import logging as app_logging
 from app.lib import runtime as runtime_binding
@@ -138,6 +140,11 @@ def _openapi() -> OpenAPIConfig:
                 name="webhooks",
                 description="Signed HTTP deliveries of domain events, with retries and delivery history",
             ),
+            Tag(
+                name="drift",
+                description="Drift checks: what changed outside Terraform, on demand or on a schedule; "
+                "accept drift into the design",
+            ),
         ],
     )
 
@@ -220,6 +227,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         NotificationController,
         WebhookController,
         InvitationController,
+        DriftController,
         *asset_routers(),
         *console_routers(auth_service, signing_secret),
     ]
@@ -242,7 +250,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "redis": redis,
                 "auth_service": auth_service,
-                "design_deps": make_design_deps(stores.get("cache"), channels),
+                "design_deps": make_design_deps(
+                    stores.get("cache"), channels, drift_marks=drift_reads.diagram_marks
+                ),
                 "mailer": make_mailer(settings),
                 # Reported by /health/ready, never fatal: the terraform binary, and in production the
                 # `board3 worker` processes seen lately.

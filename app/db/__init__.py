@@ -107,6 +107,15 @@ def for_update(query: Any) -> Any:
     return query.lock_rows()
 
 
+def skip_locked(query: Any) -> Any:
+    """Claim the selected rows without waiting for rows others hold (PostgreSQL ``FOR UPDATE SKIP
+    LOCKED``): two claimers take different rows instead of queueing on, or deadlocking over, the
+    same ones. On SQLite one writer at a time already keeps claims apart."""
+    if get_engine().engine_type == "sqlite":
+        return query
+    return query.lock_rows(skip_locked=True)
+
+
 def run_with_database(coro_factory: Callable[[], Awaitable[Any]]) -> Any:
     """Run an async command-line task with the engine started before and stopped after it.
 

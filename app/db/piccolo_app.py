@@ -12,6 +12,7 @@ MIGRATIONS_DIR = os.path.join(
 TABLE_MODULES = [
     "app.accounts.tables",
     "app.designs.tables",
+    "app.drift.tables",
     "app.events.tables",
     "app.notifications.tables",
     "app.pipelines.tables",

@@ -21,6 +21,7 @@ from app.designs import designs, events, versions
 from app.designs.access import GENERATION_OPT
 from app.designs.cache import BodyCache
 from app.designs.events import DesignEvents
+from app.designs.exports import DriftMarks
 from app.designs.schemas import (
     DesignCreate,
     DesignPage,
@@ -73,16 +74,20 @@ SAVE_RESPONSES = {
 
 @dataclass(frozen=True, slots=True)
 class DesignDeps:
-    """What design services need from the application: the body cache and the event bus."""
+    """What design services need from the application: the body cache, the event bus and, for
+    diagrams, how to read a drift check's marks (a domain above designs provides it)."""
 
     cache: BodyCache
     events: DesignEvents
     channels: ChannelsPlugin
+    drift_marks: DriftMarks | None = None
 
 
-def make_design_deps(cache: Store, channels: ChannelsPlugin) -> DesignDeps:
+def make_design_deps(
+    cache: Store, channels: ChannelsPlugin, drift_marks: DriftMarks | None = None
+) -> DesignDeps:
     """Built once by the composition root (``app.main.create_app``)."""
-    return DesignDeps(BodyCache(cache), DesignEvents(channels), channels)
+    return DesignDeps(BodyCache(cache), DesignEvents(channels), channels, drift_marks)
 
 
 def provide_design_deps(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> DesignDeps:

@@ -15,7 +15,7 @@ import msgspec
 
 from app.db import for_update
 from app.designs.access import design_access_changed
-from app.designs.schemas import EnvironmentLink
+from app.designs.schemas import DriftGlance, EnvironmentLink
 from app.designs.tables import Design
 from app.lib.clock import utcnow
 
@@ -39,17 +39,40 @@ async def set_link(design_id: uuid.UUID, environment: str, link: EnvironmentLink
     row = await for_update(Design.select(Design.environments).where(Design.id == design_id).first())
     if row is None:
         return
-    links = [x for x in decode_links(row["environments"]) if x.environment != environment]
+    old = {x.environment: x for x in decode_links(row["environments"])}
+    previous = old.pop(environment, None)
     if link is not None:
-        links.append(link)
+        if link.drift is None and previous is not None and previous.pipeline_id == link.pipeline_id:
+            link = msgspec.structs.replace(link, drift=previous.drift)  # an apply keeps the drift record
+        old[environment] = link
+    await _store(design_id, list(old.values()), touch=True)
+
+
+async def set_drift(
+    design_id: uuid.UUID, environment: str, pipeline_id: uuid.UUID, drift: DriftGlance
+) -> None:
+    """Record the latest drift check of ``environment``'s pipeline (inside the transaction that
+    records the check). The design itself has not changed: its ``updated_at`` stays."""
+    row = await for_update(Design.select(Design.environments).where(Design.id == design_id).first())
+    if row is None:
+        return
+    links = decode_links(row["environments"])
+    found = [x for x in links if x.environment == environment and x.pipeline_id == pipeline_id]
+    if not found:
+        return
+    links = [msgspec.structs.replace(x, drift=drift) if x in found else x for x in links]
+    await _store(design_id, links, touch=False)
+
+
+async def _store(design_id: uuid.UUID, links: list[EnvironmentLink], *, touch: bool) -> None:
     links.sort(key=lambda x: x.environment)
-    await Design.update(
-        {
-            Design.environments: msgspec.to_builtins(links),
-            Design.revision: Design.revision + 1,
-            Design.updated_at: utcnow(),
-        }
-    ).where(Design.id == design_id)
+    values: dict[Any, Any] = {
+        Design.environments: msgspec.to_builtins(links),
+        Design.revision: Design.revision + 1,
+    }
+    if touch:
+        values[Design.updated_at] = utcnow()
+    await Design.update(values, use_auto_update=False).where(Design.id == design_id)
     await design_access_changed(design_id)
 
 

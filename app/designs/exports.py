@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +39,10 @@ JSON = "application/json"
 ZIP = "application/zip"
 SVG = "image/svg+xml"
 MAX_HIGHLIGHT = 20_000
+
+# How a diagram learns a drift check's marks: (caller, design id, "latest" or a check id) -> canvas
+# node id -> "changed" | "deleted". Drift checks live in a domain above designs, which provides it.
+DriftMarks = Callable[[Principal, uuid.UUID, str], Awaitable[Mapping[str, str]]]
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -186,9 +190,16 @@ async def diagram(
     version: int | None,
     highlight: Iterable[str] = (),
     if_none_match: str | None = None,
+    drift: str | None = None,
+    drift_marks: DriftMarks | None = None,
 ) -> Rendered:
-    """The SVG diagram of a version; drawn for invalid designs too (it is how you find the problem)."""
+    """The SVG diagram of a version; drawn for invalid designs too (it is how you find the problem).
+    With ``drift`` (a check id or ``latest``), the nodes that check found drifted are marked."""
     number, canvas = await load_canvas(principal, design_id, version)
     wanted = highlight_ids(highlight, {n.id for n in canvas.nodes})
-    svg = await asyncio.to_thread(render_svg, canvas, get_catalog(), wanted)
+    marks = None
+    if drift is not None and drift_marks is not None:
+        ids = {n.id for n in canvas.nodes}
+        marks = {k: v for k, v in (await drift_marks(principal, design_id, drift)).items() if k in ids}
+    svg = await asyncio.to_thread(render_svg, canvas, get_catalog(), wanted, marks)
     return _rendered(svg.encode(), SVG, number, if_none_match, "diagram.svg")

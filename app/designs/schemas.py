@@ -85,6 +85,22 @@ class DesignSummary(Response):
     """sha256 of the current version's canonical canvas (empty before version 1)."""
 
 
+class DriftGlance(Response):
+    """An environment's drift at a glance: its latest drift check, and what the latest check that
+    saw the infrastructure found."""
+
+    check_id: uuid.UUID
+    status: Literal["no_drift", "drifted", "errored", "canceled", "skipped"]
+    """The latest finished check's status (`errored`: the schedule goes on; `reason` says why)."""
+    checked_at: dt.datetime
+    reason: str | None = None
+    drifted: int | None = None
+    """Resources changed or deleted outside Terraform at the latest check with a result (null: no
+    check has seen the infrastructure yet)."""
+    result_check_id: uuid.UUID | None = None
+    """That check (the same as `check_id` unless the latest one was skipped, errored or canceled)."""
+
+
 class EnvironmentLink(Response):
     """An environment a pipeline applies the design to, and what it last applied there."""
 
@@ -94,6 +110,7 @@ class EnvironmentLink(Response):
     """The Terraform state the pipeline owns."""
     last_applied_version: int | None = None
     last_applied_at: dt.datetime | None = None
+    drift: DriftGlance | None = None
 
 
 class DesignRead(DesignSummary):

@@ -259,6 +259,7 @@ class DesignTerraformController(Controller):
     async def diagram(
         self,
         principal: NamedDependency[Principal],
+        deps: NamedDependency[DesignDeps],
         design_id: FromPath[uuid.UUID],
         version: VersionParam = None,
         highlight: Annotated[
@@ -269,11 +270,25 @@ class DesignTerraformController(Controller):
             ),
         ] = None,
         if_none_match: IfNoneMatch = None,
+        drift: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=36,
+                pattern="^(latest|[0-9a-fA-F-]{32,36})$",
+                description="Mark the nodes a drift check found changed or deleted outside Terraform: a "
+                "check id, or `latest` (the design's latest check with a result; `pipeline:read`)",
+            ),
+        ] = None,
     ) -> HttpResponse[str]:
         """Layered left-to-right, children inside their parents, one box per node labelled with type and
-        name, arrows for edges; highlighted nodes carry the `highlight` class. Invalid designs are drawn
+        name, arrows for edges; highlighted nodes carry the `highlight` class, and with `drift` the
+        drifted ones carry `drift-changed` or `drift-deleted` under a legend. Invalid designs are drawn
         too. Needs read access."""
-        return _response(await exports.diagram(principal, design_id, version, highlight or (), if_none_match))
+        return _response(
+            await exports.diagram(
+                principal, design_id, version, highlight or (), if_none_match, drift, deps.drift_marks
+            )
+        )
 
     @post(
         "/orgs/{org:str}/designs/import",

@@ -35,6 +35,7 @@ from app.pipelines.logs import LogWriter
 from app.pipelines.masking import Masker
 from app.pipelines.metrics import STAGE_SECONDS, observe_finished
 from app.pipelines.model import ExecutionModel, InvalidTransition, PlanResult
+from app.pipelines.operations import internal
 from app.pipelines.tables import Execution, ExecutionStage, Pipeline, SavedPlan, plan_context
 from app.pipelines.workfiles import BACKEND_FILE, backend_file, variable_files
 from app.states import ownership
@@ -280,14 +281,28 @@ def _render(line: Line) -> str:
     return f"[{stamp[1]}.{stamp[2][1:4].ljust(3, '0')}] {text}"
 
 
-async def terraform(run: Run, name: str, args: list[str], *, capture: bool = False) -> bytes:
-    """Run one terraform command as stage ``name``; its output goes to the log (masked)."""
+async def terraform(
+    run: Run,
+    name: str,
+    args: list[str],
+    *,
+    capture: bool = False,
+    watch: Callable[[Line], None] | None = None,
+) -> bytes:
+    """Run one terraform command as stage ``name``; its output goes to the log (masked), and each
+    line to ``watch`` too when given."""
     assert run.workspace is not None
+
+    def on_line(line: Line) -> None:
+        run.say(_render(line))
+        if watch is not None:
+            watch(line)
+
     async with stage(run, name) as outcome:
         try:
             result = await run.workspace.run(
                 args,
-                on_line=lambda line: run.say(_render(line)),
+                on_line=on_line,
                 timeout=run.settings.worker.run_timeout,
                 capture=capture,
                 max_capture=MAX_PLAN_BYTES,
@@ -341,7 +356,8 @@ async def prepare(run: Run) -> dict[str, str]:
         return tfplan.node_addresses((n.id, n.type, n.name) for n in canvas.nodes)
 
 
-def _changes(summary: tfplan.PlanSummary, nodes: dict[str, str], masker: Masker) -> dict[str, Any]:
+def plan_changes(summary: tfplan.PlanSummary, nodes: dict[str, str], masker: Masker) -> dict[str, Any]:
+    """A plan's resource changes as an execution stores them (masked, with canvas node ids)."""
     resources = []
     for change in summary.changes:
         item = {
@@ -401,6 +417,10 @@ async def _restore_plan(run: Run) -> None:
 
 
 async def plan_phase(run: Run) -> None:
+    owner = internal(run.row["operation"])
+    if owner is not None:  # a drift check: its own plans, and it never applies
+        await owner.plan_phase(run)
+        return
     nodes = await prepare(run)
     await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
     await terraform(run, "validate", ["validate", "-no-color"])
@@ -424,7 +444,7 @@ async def plan_phase(run: Run) -> None:
     )
     run.check()
     now = utcnow()
-    fields = run.model.plan_finished(result, now) | {"plan_changes": _changes(summary, nodes, run.masker)}
+    fields = run.model.plan_finished(result, now) | {"plan_changes": plan_changes(summary, nodes, run.masker)}
     if fields["status"] == "confirmed":  # auto-apply: this job goes on with the same saved plan
         if not await run.move(fields, counts=counts):
             raise Stopped("the execution changed while it was planned")

@@ -24,6 +24,7 @@ from app.lib.principal import Principal
 from app.pipelines.logs import LogWriter, publish_end, stored_end
 from app.pipelines.masking import Masker
 from app.pipelines.model import FINISHED, ExecutionModel
+from app.pipelines.operations import internal
 from app.pipelines.tables import Execution, Pipeline, SavedPlan
 from app.states import ownership
 
@@ -113,6 +114,9 @@ async def transition(
         if status in FINISHED:
             # The saved plan (it can hold sensitive values) is of no use once the run has ended.
             await SavedPlan.delete().where(SavedPlan.execution == row["id"])
+            owner = internal(row["operation"])
+            if owner is not None:  # a drift check records its end in this same transaction
+                await owner.finished(row, fields)
             execution_id, final = row["id"], status
 
             async def ended() -> None:

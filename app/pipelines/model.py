@@ -7,6 +7,10 @@
                                         └─▶ planned_and_finished (speculative, or nothing to do)
     any unfinished status ─▶ errored | canceled;  planning/applying ─▶ force_canceled
 
+A ``drift`` execution (a drift check, started by ``app.drift``, never through the executions API)
+holds its state like an apply, so it never runs beside one, but only plans: it always ends
+``planned_and_finished``.
+
 ``pending``: waiting for its state (FIFO per state). ``queued``: its turn has come (or it is a
 speculative plan, which never waits), a worker will take it. A state-changing execution holds its
 state (``active``) from ``queued`` until it finishes, through the approval wait, so nothing else
@@ -24,7 +28,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal, get_args
 
-Operation = Literal["plan", "apply", "destroy"]
+Operation = Literal["plan", "apply", "destroy", "drift"]
 Status = Literal[
     "pending",
     "queued",
@@ -39,6 +43,9 @@ Status = Literal[
     "canceled",
     "force_canceled",
 ]
+OPERATIONS: tuple[Operation, ...] = ("plan", "apply", "destroy", "drift")
+# Operations that hold their state but never apply (a drift check reads the real infrastructure).
+NEVER_APPLY: frozenset[str] = frozenset({"drift"})
 FINISHED: frozenset[str] = frozenset(
     {"applied", "planned_and_finished", "discarded", "errored", "canceled", "force_canceled"}
 )
@@ -135,10 +142,10 @@ class ExecutionModel:
         return fields | {"attempts": self.attempts}
 
     def plan_finished(self, result: PlanResult, now: dt.datetime) -> dict[str, Any]:
-        """After the plan stage: nothing to do, or a speculative plan, ends here; otherwise the
-        plan waits for approval unless the pipeline applies automatically."""
+        """After the plan stage: nothing to do, a speculative plan or a drift check ends here;
+        otherwise the plan waits for approval unless the pipeline applies automatically."""
         fields = {"has_changes": result.has_changes, "plan_summary": result.summary, "planned_at": now}
-        if self.speculative or not result.has_changes:
+        if self.speculative or not result.has_changes or self.operation in NEVER_APPLY:
             return self._move({"planning"}, "planned_and_finished", "finished", finished_at=now, **fields)
         if self.auto_apply:
             return self._move({"planning"}, "confirmed", "confirmed", confirmed_at=now, **fields)

@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.db import on_unique_violation, transaction
 from app.designs import environments
 from app.designs.access import design_access
+from app.designs.schemas import DriftGlance
 from app.events import audit
 from app.events.bus import emit
 from app.lib.clock import utcnow
@@ -46,6 +47,8 @@ COLUMNS = (
     Pipeline.auto_apply,
     Pipeline.require_approval,
     Pipeline.drift_schedule,
+    Pipeline.next_drift_check_at,
+    Pipeline.drift_summary,
     Pipeline.last_applied_version,
     Pipeline.last_applied_at,
     Pipeline.last_execution_id,
@@ -144,6 +147,8 @@ def pipeline_read(row: dict[str, Any], state: dict[str, Any] | None) -> Pipeline
         auto_apply=row["auto_apply"],
         require_approval=row["require_approval"],
         drift_schedule=row["drift_schedule"],
+        next_drift_check_at=row["next_drift_check_at"],
+        drift=_glance(row["drift_summary"]),
         last_applied_version=row["last_applied_version"],
         last_applied_at=row["last_applied_at"],
         last_execution_id=row["last_execution_id"],
@@ -151,6 +156,14 @@ def pipeline_read(row: dict[str, Any], state: dict[str, Any] | None) -> Pipeline
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _glance(raw: Any) -> DriftGlance | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str | bytes):
+        return msgspec.json.decode(raw, type=DriftGlance)
+    return msgspec.convert(raw, DriftGlance)
 
 
 async def _states(rows: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:

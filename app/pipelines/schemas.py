@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from app.designs.schemas import DriftGlance
 from app.lib.schema import Request, Response
 
 Environment = Annotated[
@@ -86,6 +87,10 @@ class PipelineRead(Response):
     auto_apply: bool
     require_approval: bool
     drift_schedule: str | None
+    next_drift_check_at: dt.datetime | None
+    """When the schedule runs the next drift check (null: no schedule, or not planned yet)."""
+    drift: DriftGlance | None
+    """The latest drift check at a glance (`GET /pipelines/{id}/drift-checks` lists them all)."""
     last_applied_version: int | None
     last_applied_at: dt.datetime | None
     last_execution_id: uuid.UUID | None
@@ -186,7 +191,8 @@ class ExecutionSummary(Response):
     id: uuid.UUID
     pipeline_id: uuid.UUID
     number: int
-    operation: Operation
+    operation: Literal["plan", "apply", "destroy", "drift"]
+    """`drift`: a drift check's run (started with `POST /pipelines/{id}/drift-checks`)."""
     status: str
     speculative: bool
     design_id: uuid.UUID

@@ -41,6 +41,8 @@ class Pipeline(Table, tablename="pipelines"):
     require_approval = Boolean(default=False)
     drift_schedule = Varchar(length=128, null=True, default=None)
     next_drift_check_at = Timestamptz(null=True, default=None, index=True)
+    # The latest drift check at a glance (``app.designs.schemas.DriftGlance``), kept by app.drift.
+    drift_summary = JSON(null=True, default=None)
     last_applied_version = Integer(null=True, default=None)
     last_applied_at = Timestamptz(null=True, default=None)
     last_execution_id = UUID(null=True, default=None)

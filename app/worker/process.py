@@ -23,6 +23,8 @@ from app.config import Settings
 from app.db import engine as db_engine
 from app.db import get_engine
 from app.db.migrate import ensure_migrated
+from app.drift import jobs as drift_jobs
+from app.drift import scheduler as drift_scheduler
 from app.lib import runtime
 from app.lib.clock import utcnow
 from app.lib.gate import make_gate
@@ -32,6 +34,7 @@ from app.notifications.dispatcher import Dispatcher
 from app.notifications.subscribers import SUBSCRIBERS
 from app.pipelines import jobs as execution_jobs
 from app.pipelines import metrics as pipeline_metrics
+from app.pipelines import operations
 from app.pipelines.sweeper import sweep
 from app.sandbox.install import install_mirror
 from app.terraform.runner import remove_orphans
@@ -50,8 +53,15 @@ async def _execution(key: str, worker_id: str, settings: Settings) -> None:
     await execution_jobs.run_execution(uuid.UUID(key), worker_id, settings)
 
 
+async def _drift_check(key: str, worker_id: str, settings: Settings) -> None:
+    await drift_scheduler.start_claimed(key, settings)  # idempotent: each check is recorded once
+
+
 # Every background job, by the name the queue carries. (Periodic work is in ``Upkeep``.)
-JOBS: dict[str, Job] = {"execution": _execution}
+JOBS: dict[str, Job] = {"execution": _execution, drift_scheduler.JOB: _drift_check}
+
+# Executions of other domains' internal operations (a drift check) run through the "execution" job.
+operations.register(drift_jobs.OPERATION)
 
 
 def new_worker_id() -> str:
@@ -73,7 +83,8 @@ async def run_job(job: str, key: str, worker_id: str, settings: Settings) -> Non
 
 
 class Upkeep:
-    """What every worker does besides jobs: say it is alive, sweep, refresh the metrics."""
+    """What every worker does besides jobs: say it is alive, sweep, start the drift checks that
+    are due, refresh the metrics."""
 
     def __init__(self, worker_id: str, settings: Settings, running: Callable[[], int]) -> None:
         self.worker_id = worker_id
@@ -96,7 +107,13 @@ class Upkeep:
         except OSError as exc:
             log.warning("could not look for orphaned workspaces: %s", exc)
         while True:
-            for step in (self.beat, lambda: sweep(grace), pipeline_metrics.refresh):
+            steps = (
+                self.beat,
+                lambda: sweep(grace),
+                lambda: drift_scheduler.tick(self.settings),
+                pipeline_metrics.refresh,
+            )
+            for step in steps:
                 try:
                     await step()
                 except Exception as exc:  # the database may be away: try again next round

@@ -65,7 +65,8 @@ STATE = {
 
 
 def _world(base_url: str) -> dict[str, Any]:
-    """A user with an organization, a design from a template, a comment, a share and a state."""
+    """A user with an organization, a design from a template, a comment, a share, a state, a
+    pipeline with a variable, an execution and a drift check."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         email = f"contract-{uuid.uuid4().hex[:10]}@example.com"
         r = http.post(
@@ -107,6 +108,10 @@ def _world(base_url: str) -> dict[str, Any]:
         execution_id = r.json()["id"]
         assert http.post(f"/api/v1/executions/{execution_id}/cancel").status_code == 200
         hooks = _hooks(http, base_url, org, body["user"]["email"])
+        # A drift check (skipped: the pipeline has applied nothing yet, so it needs no worker).
+        r = http.post(f"/api/v1/pipelines/{pipeline_id}/drift-checks")
+        assert r.status_code == 202 and r.json()["status"] == "skipped", r.text
+        check_id = r.json()["id"]
         return {
             "token": token,
             "path": {
@@ -123,6 +128,7 @@ def _world(base_url: str) -> dict[str, Any]:
                 "variable_id": variable_id,
                 "execution_id": execution_id,
                 **hooks,
+                "check_id": check_id,
             },
         }
 

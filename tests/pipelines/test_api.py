@@ -48,6 +48,7 @@ async def test_create_read_update_delete_a_pipeline(client, api) -> None:
             "state": pipeline["state"]["name"],
             "last_applied_version": None,
             "last_applied_at": None,
+            "drift": None,
         }
     ]
     state = (
