@@ -225,9 +225,12 @@ async def finish_lost(row: Mapping[str, Any], reason: str, *, forced: bool = Fal
         return False
     fields = model.stopped(now, forced=True) if forced and model.running else model.error(reason, now)
     fields |= {"worker_id": None, "lease_expires_at": None}
-    if not await transition(SYSTEM, row, fields, details={"reason": reason}):
-        return False
-    await _after_loss(row, reason)
+    # One transaction: the end, the log lines saying why, the freed lock and the divergence mark are
+    # seen together, and the next execution is promoted (after commit) only once the lock is free.
+    async with transaction():
+        if not await transition(SYSTEM, row, fields, details={"reason": reason}):
+            return False
+        await _after_loss(row, reason)
     return True
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from app.db import transaction
 from app.lib.clock import utcnow
 from app.pipelines import lifecycle
 from app.pipelines.model import InvalidTransition
@@ -90,12 +91,12 @@ async def _lost(row: dict, report: SweepReport) -> None:
         except InvalidTransition:
             pass
         else:
-            if await lifecycle.transition(
-                lifecycle.SYSTEM, row, fields, details={"reason": f"worker {who} lost"}
-            ):
-                await lifecycle.release_lock_of_lost_plan(row)
-                await lifecycle.dispatch(row["id"])
-                report.retried += 1
+            reason = {"reason": f"worker {who} lost"}
+            async with transaction():  # the lock is free before the plan is handed over again
+                if await lifecycle.transition(lifecycle.SYSTEM, row, fields, details=reason):
+                    await lifecycle.release_lock_of_lost_plan(row)
+                    await lifecycle.dispatch(row["id"])
+                    report.retried += 1
             return
     forced = row["force_cancel_requested_at"] is not None
     reason = f"the worker running it ({who}) stopped answering; its lease expired"
