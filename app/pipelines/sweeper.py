@@ -91,9 +91,9 @@ async def _lost(row: dict, report: SweepReport) -> None:
         except InvalidTransition:
             pass
         else:
-            reason = {"reason": f"worker {who} lost"}
+            lost = {"reason": f"worker {who} lost"}
             async with transaction():  # the lock is free before the plan is handed over again
-                if await lifecycle.transition(lifecycle.SYSTEM, row, fields, details=reason):
+                if await lifecycle.transition(lifecycle.SYSTEM, row, fields, details=lost):
                     await lifecycle.release_lock_of_lost_plan(row)
                     await lifecycle.dispatch(row["id"])
                     report.retried += 1
