@@ -148,6 +148,8 @@ def test_parse_keys_first_is_active():
         f"k:{_b64()},k:{_b64()}",
         f":{_b64()}",
     ],
+    # Stable ids (specs hold random keys): every `pytest -n` process must collect the same tests.
+    ids=["empty", "no-key", "bad-id", "not-base64", "short-key", "duplicate-id", "no-id"],
 )
 def test_parse_keys_refuses_bad_specs_without_echoing_keys(spec):
     with pytest.raises(ConfigError) as exc:
