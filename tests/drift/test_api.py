@@ -292,9 +292,9 @@ async def test_the_diagram_marks_the_nodes_a_check_found_drifted(client, api) ->
         r = await client.get(url, params={"drift": which}, headers=owner.headers)
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
         svg = r.text
-        assert 'class="node drift-changed" data-node-id="lb"' in svg
-        assert 'class="node drift-deleted" data-node-id="bkt"' in svg
-        assert 'class="drift-legend"' in svg and "deleted outside Terraform" in svg
+        assert 'class="node drift-changed" data-drift="changed" data-node-id="lb"' in svg
+        assert 'class="node drift-deleted" data-drift="deleted" data-node-id="bkt"' in svg
+        assert 'class="legend"' in svg and "deleted outside Terraform" in svg
     plain = (await client.get(url, headers=owner.headers)).text
     assert "drift-" not in plain
     other_owner, other_design, _ = await setup(client, api)
