@@ -218,9 +218,9 @@ def _send(send: Callable[[int, int], None], pid: int, signum: int) -> None:
         send(pid, signum)
 
 
-async def _reap(proc: asyncio.subprocess.Process) -> None:
-    """Wait for a killed process to be reaped, even if we are cancelled again meanwhile."""
-    waiter, cancelled = asyncio.ensure_future(proc.wait()), False
+async def _finish(aw: Awaitable[Any]) -> None:
+    """Wait for ``aw`` to end even if we are cancelled meanwhile (then re-raise the cancel)."""
+    waiter, cancelled = asyncio.ensure_future(aw), False
     while not waiter.done():
         try:
             await asyncio.shield(waiter)
@@ -228,6 +228,16 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
+
+
+async def _reap(proc: asyncio.subprocess.Process, readers: list[asyncio.Future[Any]]) -> None:
+    """After killing the group: wait for terraform to be reaped, then (at most ``_DRAIN`` seconds)
+    for its output pipes to close, which is when the last process of its group holding them has
+    died (``killpg`` delivers a SIGKILL; it does not wait for it to take effect)."""
+    await _finish(proc.wait())
+    open_ = [r for r in readers if not r.done()]
+    if open_:
+        await _finish(asyncio.wait(open_, timeout=_DRAIN))
 
 
 class _Output:
@@ -407,7 +417,7 @@ class Workspace:
                 timed_out = await _supervise(process, tasks, timeout, grace)
             except BaseException:
                 process.kill()
-                await _reap(proc)
+                await _reap(proc, tasks[1:])
                 raise
             finally:
                 process.exited = True
