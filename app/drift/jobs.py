@@ -29,6 +29,7 @@ from app.lib.clock import utcnow
 from app.pipelines import jobs
 from app.pipelines.model import PlanResult
 from app.pipelines.operations import InternalOperation
+from app.pipelines.run import Run, StageFailed, Stopped, terraform
 from app.terraform import plan as tfplan
 from app.terraform.runner import Line, parse_ui_line
 
@@ -46,9 +47,9 @@ def _document(shown: bytes) -> dict[str, Any]:
     try:
         data = json.loads(shown)
     except ValueError as exc:
-        raise jobs.StageFailed(f"terraform show printed no plan JSON ({exc})") from None
+        raise StageFailed(f"terraform show printed no plan JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise jobs.StageFailed("terraform show printed no plan JSON")
+        raise StageFailed("terraform show printed no plan JSON")
     return data
 
 
@@ -80,10 +81,10 @@ def describe(resources: list[ResourceDrift]) -> list[str]:
     return lines
 
 
-async def drift_phase(run: jobs.Run) -> None:
+async def drift_phase(run: Run) -> None:
     await checks.mark_running(run.id, utcnow())
     nodes = await jobs.prepare(run)
-    await jobs.terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
+    await terraform(run, "init", ["init", "-input=false", "-no-color", "-json"])
     streamed: list[str] = []
 
     def watch(line: Line) -> None:
@@ -92,23 +93,21 @@ async def drift_phase(run: jobs.Run) -> None:
             streamed.append(message.address)
 
     refresh = ["plan", "-refresh-only", "-input=false", "-json", f"-out={DRIFT_PLAN}", LOCK]
-    await jobs.terraform(run, "refresh-only", refresh, watch=watch)
+    await terraform(run, "refresh-only", refresh, watch=watch)
     found: list[ResourceDrift] = []
     summary = tfplan.PlanSummary(changes=[])
     normal: dict[str, Any] | None = None
     if streamed:  # something drifted: what exactly, and what would the next apply do about it
         try:
-            await jobs.terraform(run, "plan", ["plan", "-input=false", "-json", f"-out={PLAN}", LOCK])
-            normal = _document(await jobs.terraform(run, "show", ["show", "-json", PLAN], capture=True))
-        except jobs.StageFailed as exc:
+            await terraform(run, "plan", ["plan", "-input=false", "-json", f"-out={PLAN}", LOCK])
+            normal = _document(await terraform(run, "show", ["show", "-json", PLAN], capture=True))
+        except StageFailed as exc:
             run.say(f"A normal plan failed ({exc}): whether the next apply reverts the drift is unknown.")
         if normal is not None and normal.get("resource_drift"):
             found = compare.findings(normal, normal, nodes)
             summary = tfplan.summarize(normal)
         else:  # the drift itself, from the refresh-only plan
-            refreshed = _document(
-                await jobs.terraform(run, "show", ["show", "-json", DRIFT_PLAN], capture=True)
-            )
+            refreshed = _document(await terraform(run, "show", ["show", "-json", DRIFT_PLAN], capture=True))
             found = compare.findings(refreshed, normal, nodes)
     masked = msgspec.convert(run.masker.data(msgspec.to_builtins(found)), list[ResourceDrift])
     for line in describe(masked):
@@ -119,7 +118,7 @@ async def drift_phase(run: jobs.Run) -> None:
     fields = run.model.plan_finished(result, utcnow())
     fields |= {"plan_changes": jobs.plan_changes(summary, nodes, run.masker) if normal is not None else None}
     if not await run.settle(fields, drifted=len(masked)):
-        raise jobs.Stopped("the execution changed while it was checked")
+        raise Stopped("the execution changed while it was checked")
 
 
 OPERATION = InternalOperation(

@@ -17,7 +17,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class InternalOperation:
     name: str
-    # Runs instead of the plan phase, with the job's ``Run`` (``app.pipelines.jobs``); it ends the
+    # Runs instead of the plan phase, with the job's ``Run`` (``app.pipelines.run``); it ends the
     # execution with ``run.settle`` and raises ``StageFailed``/``Stopped`` like the plan phase.
     plan_phase: Callable[[Any], Awaitable[None]]
     # Called inside the transaction that moves an execution of this operation to a finished
