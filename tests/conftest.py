@@ -16,6 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The suite runs in several processes beside terraform and real servers on two cores: how long
+# one generated example takes says nothing about the property a test checks.
+settings.register_profile("board3", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("board3")
 
 BACKEND = os.environ.get("BOARD3_TEST_BACKEND", "postgres")
 RUN_ID = uuid.uuid4().hex[:10]
