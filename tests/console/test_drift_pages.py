@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 import msgspec
 
 from app.console import routes_drift
 from app.drift.schemas import AttributeDrift, ResourceDrift
 from app.terraform.plan import SENSITIVE
+from tests.console.support import ConsoleClient
 from tests.designs.helpers import create_design
 from tests.drift.fabricate import applied, changed, deleted, finish, site
 from tests.support.api import PASSWORD, Account
@@ -58,6 +60,27 @@ async def check_now(b, base: str, pipeline: dict) -> str:
     match = re.search(r"/drift-checks/([0-9a-f-]{36})$", r.headers["location"])
     assert match is not None, r.headers["location"]
     return match.group(1)
+
+
+@dataclass
+class Drifted:
+    """A signed-in owner whose pipeline's check (pressed in the console) found ``found_drift()``."""
+
+    owner: Account
+    b: ConsoleClient
+    base: str
+    design: dict
+    pipeline: dict
+    check: str
+
+
+async def drifted(api, browser, tag: str) -> Drifted:
+    owner, b = await signed_in(api, browser, tag)
+    base = f"/console/orgs/{owner.org_slug}"
+    design, pipeline = await make_pipeline(api, owner)
+    check = await check_now(b, base, pipeline)
+    await finish(check, found_drift())
+    return Drifted(owner, b, base, design, pipeline, check)
 
 
 async def api_get(api, owner: Account, path: str) -> dict:
@@ -135,11 +158,8 @@ async def test_a_check_before_any_apply_is_skipped_with_why(api, browser) -> Non
 
 
 async def test_check_page_shows_before_after_masked_values_marks_and_links(api, browser) -> None:
-    owner, b = await signed_in(api, browser, "con-drift-show")
-    base = f"/console/orgs/{owner.org_slug}"
-    design, pipeline = await make_pipeline(api, owner)
-    check = await check_now(b, base, pipeline)
-    await finish(check, found_drift())
+    d = await drifted(api, browser, "con-drift-show")
+    owner, b, base, design, check = d.owner, d.b, d.base, d.design, d.check
     page = await b.get(f"{base}/drift-checks/{check}")
     assert page.status_code == 200 and 'data-status="drifted"' in page.text
 
@@ -172,11 +192,8 @@ async def test_check_page_shows_before_after_masked_values_marks_and_links(api, 
 
 
 async def test_accept_by_form_saves_a_new_design_version(api, browser) -> None:
-    owner, b = await signed_in(api, browser, "con-drift-accept")
-    base = f"/console/orgs/{owner.org_slug}"
-    design, pipeline = await make_pipeline(api, owner)
-    check = await check_now(b, base, pipeline)
-    await finish(check, found_drift())
+    d = await drifted(api, browser, "con-drift-accept")
+    owner, b, base, design, check = d.owner, d.b, d.base, d.design, d.check
     await b.get(f"{base}/drift-checks/{check}")
 
     nothing = await b.post(f"{base}/drift-checks/{check}/accept", {"message": "x"})
@@ -200,11 +217,8 @@ async def test_accept_by_form_saves_a_new_design_version(api, browser) -> None:
 
 
 async def test_revert_starts_an_apply_of_the_checked_version(api, browser) -> None:
-    owner, b = await signed_in(api, browser, "con-drift-revert")
-    base = f"/console/orgs/{owner.org_slug}"
-    _, pipeline = await make_pipeline(api, owner)
-    check = await check_now(b, base, pipeline)
-    await finish(check, found_drift())
+    d = await drifted(api, browser, "con-drift-revert")
+    owner, b, base, pipeline, check = d.owner, d.b, d.base, d.pipeline, d.check
     await b.get(f"{base}/drift-checks/{check}")
     r = await b.post(f"{base}/drift-checks/{check}/revert")
     assert r.status_code == 303, r.text
@@ -223,11 +237,8 @@ async def test_revert_starts_an_apply_of_the_checked_version(api, browser) -> No
 
 
 async def test_forms_without_the_csrf_token_are_refused(api, browser) -> None:
-    owner, b = await signed_in(api, browser, "con-drift-csrf")
-    base = f"/console/orgs/{owner.org_slug}"
-    design, pipeline = await make_pipeline(api, owner)
-    check = await check_now(b, base, pipeline)
-    await finish(check, found_drift())
+    d = await drifted(api, browser, "con-drift-csrf")
+    owner, b, base, design, pipeline, check = d.owner, d.b, d.base, d.design, d.pipeline, d.check
     for path, form in (
         (f"{base}/pipelines/{pipeline['id']}/drift-checks", {}),
         (f"{base}/drift-checks/{check}/accept", {"resources": LB}),
