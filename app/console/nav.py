@@ -24,7 +24,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("designs", "Designs", "/designs", "design:read"),
     NavItem("pipelines", "Pipelines", "/pipelines", "pipeline:read"),
-    NavItem("drift", "Drift", "/drift", "pipeline:read", enabled=False),  # app.drift: not merged yet
+    NavItem("drift", "Drift", "/drift", "pipeline:read"),
     NavItem("states", "States", "/states", "state:read"),
     NavItem("analytics", "Analytics", "/analytics", "pipeline:read", group="org"),
     NavItem("members", "Members", "/members", "org:read", group="org"),

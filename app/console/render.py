@@ -34,8 +34,10 @@ TONES = {
     "planned_and_finished": "ok",
     "succeeded": "ok",
     "active": "ok",
+    "no_drift": "ok",
     "planned": "attention",
     "locked": "attention",
+    "drifted": "attention",
     "pending": "waiting",
     "queued": "waiting",
     "confirmed": "running",
@@ -50,6 +52,7 @@ TONES = {
     "discarded": "muted",
     "draft": "muted",
     "archived": "muted",
+    "skipped": "muted",
 }
 STATUS_LABELS = {"planned_and_finished": "no changes", "force_canceled": "force-canceled"}
 FLASH_MESSAGES = {

@@ -16,6 +16,7 @@ from app.accounts.auth_service import AuthService
 from app.console.errors import EXCEPTION_HANDLERS
 from app.console.gate import ConsoleDeps, ConsoleGate
 from app.console.routes_designs import DesignPages
+from app.console.routes_drift import DriftPages
 from app.console.routes_home import HomeController
 from app.console.routes_org import OrganizationPages
 from app.console.routes_pipelines import PipelinePages
@@ -24,8 +25,15 @@ from app.console.session import CsrfTokens, Refresher
 
 CONSOLE_PATH = "/console"
 STATIC_DIR = Path(__file__).parent / "static"
-# Pages of the drift and notification packages join this list once those are merged (see nav.py).
-CONTROLLERS: list[Any] = [HomeController, DesignPages, PipelinePages, StatePages, OrganizationPages]
+# Pages of the notification packages (webhooks, invitations) join this list once merged (see nav.py).
+CONTROLLERS: list[Any] = [
+    HomeController,
+    DesignPages,
+    PipelinePages,
+    StatePages,
+    OrganizationPages,
+    DriftPages,
+]
 
 
 def console_routers(auth: AuthService, secret: str) -> list[Router]:

@@ -1,16 +1,20 @@
 """The console in a real browser against a real server and worker (PostgreSQL and Redis, or the
 embedded server), the real terraform and the sandbox provider: sign in, open a design and its
-diagram, comment on a node, run a plan, approve an apply and watch its log reach "applied"."""
+diagram, comment on a node, run a plan, approve an apply and watch its log reach "applied"; then
+change the cloud out of band, check for drift, see the drifted node marked and accept the drift."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.console.browser import chromium, screenshot_on_failure, snap
+from tests.drift.support import cloud_id, sandbox
 from tests.pipelines.support import Stack, register, sandbox_canvas, stack
 from tests.support.api import PASSWORD
 
@@ -39,9 +43,10 @@ def running() -> Iterator[Stack]:
             worker.kill()
 
 
-def test_sign_in_diagram_plan_approve_and_watch_the_apply(running: Stack) -> None:
+def test_sign_in_diagram_plan_approve_apply_and_accept_drift(running: Stack) -> None:
     user = register(running.url, "browser")
-    design = user.design(sandbox_canvas())
+    tag = uuid.uuid4().hex[:8]  # finds this test's network in the sandbox cloud
+    design = user.design(sandbox_canvas(tag=tag))
     pipeline = user.pipeline(design, "dev", require_approval=True)
     email = user.ok("GET", "/api/v1/auth/me")["user"]["email"]
     from playwright.sync_api import expect
@@ -52,7 +57,7 @@ def test_sign_in_diagram_plan_approve_and_watch_the_apply(running: Stack) -> Non
         page.set_default_timeout(30_000)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        with screenshot_on_failure(page, "sign-in-plan-approve-apply"):
+        with screenshot_on_failure(page, "sign-in-plan-approve-apply-drift"):
             page.goto(f"{running.url}/console/orgs/{user.org}/designs/{design}")
             assert "/console/sign-in" in page.url  # and back here after signing in
             page.fill("input[name=email]", email)
@@ -101,7 +106,29 @@ def test_sign_in_diagram_plan_approve_and_watch_the_apply(running: Stack) -> Non
             page.goto(f"{running.url}/console/orgs/{user.org}/states/{pipeline['state']['name']}")
             assert "sandbox_network.main" in page.locator("body").inner_text()
             snap(page, "state")
-            for name in ("pipelines", "analytics", "audit", "api-keys"):
+
+            # Someone retags the network at the cloud's console; "Check now" finds it, the diagram
+            # marks the node, and accepting the drift saves a design version with the real tags.
+            network = cloud_id(running, "sandbox_network", tags={"v": tag})
+            sandbox(running, "set", network, "tags=" + json.dumps({"v": tag, "team": "by-hand"}))
+            page.goto(f"{running.url}/console/orgs/{user.org}/pipelines/{pipeline['id']}")
+            page.click(f"a[href$='/pipelines/{pipeline['id']}/drift']")
+            page.click("button[data-action=check-now]")
+            page.wait_for_url("**/drift-checks/*")
+            page.wait_for_selector("#drift-check[data-status=drifted]", timeout=120_000)
+            expect(page.locator("tr[data-attribute=tags]")).to_contain_text("by-hand")
+            node = page.locator("#drift-diagram svg g[data-node-id=net]")
+            assert "drift-changed" in (node.get_attribute("class") or "")
+            snap(page, "drift-check")
+            page.click("button[data-action=accept]")
+            page.wait_for_url(re.compile(rf"/designs/{design}\?version=2$"))
+            expect(page.locator(".flash")).to_contain_text("into design version 2")
+            assert "version 2" in page.locator(".page-head").inner_text()
+            canvas = user.ok("GET", f"/api/v1/designs/{design}")["canvas"]
+            net = next(n for n in canvas["nodes"] if n["id"] == "net")
+            assert net["properties"]["tags"] == {"v": tag, "team": "by-hand"}
+            snap(page, "accepted")
+            for name in ("pipelines", "drift", "analytics", "audit", "api-keys"):
                 page.goto(f"{running.url}/console/orgs/{user.org}/{name}")
                 snap(page, name)
         assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
