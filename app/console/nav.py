@@ -28,9 +28,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("states", "States", "/states", "state:read"),
     NavItem("analytics", "Analytics", "/analytics", "pipeline:read", group="org"),
     NavItem("members", "Members", "/members", "org:read", group="org"),
-    NavItem("invitations", "Invitations", "/invitations", "org:admin", enabled=False, group="org"),
+    NavItem("invitations", "Invitations", "/invitations", "org:admin", group="org"),
     NavItem("api-keys", "API keys", "/api-keys", "org:read", group="org"),
-    NavItem("webhooks", "Webhooks", "/webhooks", "org:admin", enabled=False, group="org"),
+    NavItem("webhooks", "Webhooks", "/webhooks", "org:admin", group="org"),
     NavItem("audit", "Audit log", "/audit", "audit:read", group="org"),
 )
 

@@ -17,6 +17,7 @@ from app.console.errors import EXCEPTION_HANDLERS
 from app.console.gate import ConsoleDeps, ConsoleGate
 from app.console.routes_designs import DesignPages
 from app.console.routes_home import HomeController
+from app.console.routes_notifications import NotificationPages
 from app.console.routes_org import OrganizationPages
 from app.console.routes_pipelines import PipelinePages
 from app.console.routes_states import StatePages
@@ -25,7 +26,14 @@ from app.console.session import CsrfTokens, Refresher
 CONSOLE_PATH = "/console"
 STATIC_DIR = Path(__file__).parent / "static"
 # Pages of the drift and notification packages join this list once those are merged (see nav.py).
-CONTROLLERS: list[Any] = [HomeController, DesignPages, PipelinePages, StatePages, OrganizationPages]
+CONTROLLERS: list[Any] = [
+    HomeController,
+    DesignPages,
+    PipelinePages,
+    StatePages,
+    OrganizationPages,
+    NotificationPages,
+]
 
 
 def console_routers(auth: AuthService, secret: str) -> list[Router]:
