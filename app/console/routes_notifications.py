@@ -18,9 +18,12 @@ from app.console.render import Shell, page, redirect, shell_for
 from app.lib.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed, not_found
 from app.lib.principal import Principal
 from app.notifications import catalog, deliveries, invitations, webhooks
+
+# The API's own mailer, settings and link base, so an invitation from here is the API's exactly.
 from app.notifications.invitation_controller import _base_url, _mailer, _settings
 from app.notifications.mail import OutboxMailer
 from app.notifications.schemas import (
+    DeliveryDetail,
     InvitationCreate,
     InvitationRead,
     SecretRotate,
@@ -62,6 +65,27 @@ async def _own_invitation(principal: Principal, org: str, invitation_id: uuid.UU
         if item.id == invitation_id:
             return item
     raise not_found("invitation")
+
+
+async def _own_delivery(principal: Principal, org: str, delivery_id: uuid.UUID) -> DeliveryDetail:
+    """The delivery (the service checks access); under another organization's address, 404."""
+    found = await deliveries.get_delivery(principal, delivery_id)
+    try:
+        await _own_webhook(principal, org, found.webhook_id)
+    except NotFound:
+        raise not_found("delivery") from None
+    return found
+
+
+def _sent(request: Request[Any, Any, Any], done: str) -> str:
+    """What became of the email, as the API documents it: through SMTP, or, without
+    ``BOARD3_SMTP_URL``, into the server's outbox directory (``BOARD3_MAIL_OUTBOX``)."""
+    if isinstance(_mailer(request), OutboxMailer):
+        return (
+            f"{done}. No mail server is configured: the email was written to the server's outbox "
+            "(BOARD3_MAIL_OUTBOX) instead of being sent."
+        )
+    return f"{done}: the email with the link is on its way."
 
 
 async def _invitations_page(
@@ -326,8 +350,7 @@ class NotificationPages(Controller):
         delivery_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """One delivery: the body sent, exactly, and every attempt."""
-        found = await deliveries.get_delivery(principal, delivery_id)
-        await _own_delivery(principal, org, found.webhook_id)
+        found = await _own_delivery(principal, org, delivery_id)
         hook = await webhooks.get_webhook(principal, found.webhook_id)
         return await page(request, "org/delivery.html", org=org, delivery=found, hook=hook)
 
@@ -340,30 +363,10 @@ class NotificationPages(Controller):
         delivery_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The same body again, as a new delivery sent once."""
-        found = await deliveries.get_delivery(principal, delivery_id)
-        await _own_delivery(principal, org, found.webhook_id)
+        await _own_delivery(principal, org, delivery_id)
         again = await deliveries.redeliver(principal, delivery_id)
         return redirect(
             f"/console/orgs/{org}/deliveries/{again.id}",
             "Redelivery queued: the same body goes out again as a new delivery.",
             request,
         )
-
-
-async def _own_delivery(principal: Principal, org: str, webhook_id: uuid.UUID) -> None:
-    """A delivery reached under another organization's address is not found either."""
-    try:
-        await _own_webhook(principal, org, webhook_id)
-    except NotFound:
-        raise not_found("delivery") from None
-
-
-def _sent(request: Request[Any, Any, Any], done: str) -> str:
-    """What became of the email, as the API documents it: through SMTP, or, without
-    ``BOARD3_SMTP_URL``, into the server's outbox directory (``BOARD3_MAIL_OUTBOX``)."""
-    if isinstance(_mailer(request), OutboxMailer):
-        return (
-            f"{done}. No mail server is configured (BOARD3_SMTP_URL), so the email was written to "
-            "the server's outbox directory (BOARD3_MAIL_OUTBOX) instead of being sent."
-        )
-    return f"{done}: the email with the link is on its way."
