@@ -306,3 +306,21 @@ async def test_another_organizations_invitations_webhooks_and_deliveries_are_not
         Invitation.id == uuid.UUID(invitation_id)
     )
     assert row[0] == {"revoked_at": None, "send_count": 1}
+
+
+async def test_deliveries_are_paginated_newest_first(api, browser) -> None:
+    owner, b = await signed_in(api, browser, "con-hookpage")
+    hook_id, _, _ = await create_webhook(api.client, owner, events=["drift.*"])
+    made = []
+    for _ in range(26):
+        r = await api.client.post(f"/api/v1/webhooks/{hook_id}/test", headers=owner.headers)
+        made.append(r.json()["id"])
+    url = f"/console/orgs/{owner.org_slug}/webhooks/{hook_id}"
+    first = await b.get(url)
+    shown = re.findall(r'data-delivery="([0-9a-f-]{36})"', first.text)
+    assert shown == made[::-1][:25]
+    older = re.search(r'class="pager"><a href="\?cursor=([^"&]+)', first.text)
+    assert older is not None
+    rest = await b.get(f"{url}?cursor={older.group(1)}")
+    assert re.findall(r'data-delivery="([0-9a-f-]{36})"', rest.text) == [made[0]]
+    assert 'class="pager"' not in rest.text
