@@ -25,7 +25,7 @@ from app.console.session import CsrfTokens, Refresher
 
 CONSOLE_PATH = "/console"
 STATIC_DIR = Path(__file__).parent / "static"
-# Pages of the drift and notification packages join this list once those are merged (see nav.py).
+# Pages of the drift package join this list once it is merged (see nav.py).
 CONTROLLERS: list[Any] = [
     HomeController,
     DesignPages,
