@@ -1,10 +1,5 @@
-"""The console's navigation, and where pages of domains that are not wired yet plug in.
-
-Each entry names the page (relative to ``/console/orgs/<org>``) and the permission that makes it
-useful; entries whose ``enabled`` is False stay hidden. Drift checks, webhooks and invitations
-live in packages built alongside the console: once one is merged, add its controller to
-``app.console.routes.CONTROLLERS`` and set ``enabled=True`` here (docs/console.md, "Extending").
-"""
+"""The console's navigation: each entry names its page (relative to ``/console/orgs/<org>``) and
+the permission that makes it useful; a member sees the entries they can use."""
 
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ class NavItem:
     label: str
     path: str
     permission: str
-    enabled: bool = True
     group: str = "main"
 
 
@@ -28,13 +22,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem("states", "States", "/states", "state:read"),
     NavItem("analytics", "Analytics", "/analytics", "pipeline:read", group="org"),
     NavItem("members", "Members", "/members", "org:read", group="org"),
-    NavItem("invitations", "Invitations", "/invitations", "org:admin", enabled=False, group="org"),
+    NavItem("invitations", "Invitations", "/invitations", "org:admin", group="org"),
     NavItem("api-keys", "API keys", "/api-keys", "org:read", group="org"),
-    NavItem("webhooks", "Webhooks", "/webhooks", "org:admin", enabled=False, group="org"),
+    NavItem("webhooks", "Webhooks", "/webhooks", "org:admin", group="org"),
     NavItem("audit", "Audit log", "/audit", "audit:read", group="org"),
 )
 
 
 def nav_for(permissions: frozenset[str]) -> list[NavItem]:
     """The entries this member can use, in order."""
-    return [item for item in NAV if item.enabled and item.permission in permissions]
+    return [item for item in NAV if item.permission in permissions]

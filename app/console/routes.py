@@ -18,6 +18,7 @@ from app.console.gate import ConsoleDeps, ConsoleGate
 from app.console.routes_designs import DesignPages
 from app.console.routes_drift import DriftPages
 from app.console.routes_home import HomeController
+from app.console.routes_notifications import NotificationPages
 from app.console.routes_org import OrganizationPages
 from app.console.routes_pipelines import PipelinePages
 from app.console.routes_states import StatePages
@@ -25,7 +26,6 @@ from app.console.session import CsrfTokens, Refresher
 
 CONSOLE_PATH = "/console"
 STATIC_DIR = Path(__file__).parent / "static"
-# Pages of the notification packages (webhooks, invitations) join this list once merged (see nav.py).
 CONTROLLERS: list[Any] = [
     HomeController,
     DesignPages,
@@ -33,6 +33,7 @@ CONTROLLERS: list[Any] = [
     StatePages,
     OrganizationPages,
     DriftPages,
+    NotificationPages,
 ]
 
 
