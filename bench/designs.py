@@ -47,6 +47,8 @@ CEILING = "ceiling (bare Litestar JSON)"
 DESIGN = "GET design (cached)"
 TARGET_P99_MS = 25.0
 
+sys.path.insert(0, str(ROOT))
+from bench.cleanup import clear_redis  # noqa: E402
 
 # --- the ceiling: a bare Litestar app ----------------------------------------------------------
 
@@ -393,20 +395,8 @@ async def run(args: argparse.Namespace) -> int:
             "AND pid <> pg_backend_pid()"
         )
         await admin(f'DROP DATABASE IF EXISTS "{db_name}"')
-        await clear_redis(prefix)
+        await clear_redis(REDIS_URL, prefix)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def clear_redis(prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
 
 
 def combine(runs: list[dict[str, float]], ceiling: list[dict[str, float]]) -> dict[str, float]:

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.drift.scheduler import CHUNK  # noqa: E402
+from bench.cleanup import clear_redis  # noqa: E402
 from bench.pipelines import canvas_30  # noqa: E402
 from tests.drift.support import run_check  # noqa: E402
 from tests.pipelines.support import register, stack  # noqa: E402
@@ -442,18 +443,6 @@ def report_check(checked: dict[str, list[float]]) -> None:
     print(json.dumps(summary | {"own_drifted_s": round(own_drift, 3)}))
 
 
-async def clear_redis(prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipelines", type=int, default=10_000)
@@ -505,7 +494,7 @@ def main() -> int:
                     admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
                 )
                 asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
-                asyncio.run(clear_redis(prefix))
+                asyncio.run(clear_redis(REDIS_URL, prefix))
                 asyncio.run(admin(f'CREATE DATABASE "{name}"'))
                 subprocess.run([str(BOARD3), "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
             checked = bench_check(env, data_dir, 1 if args.quick else 5)
@@ -514,7 +503,7 @@ def main() -> int:
     finally:
         asyncio.run(admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
-        asyncio.run(clear_redis(prefix))
+        asyncio.run(clear_redis(REDIS_URL, prefix))
         shutil.rmtree(data_dir, ignore_errors=True)
     report(scheduled, args.pipelines, checked)
     return 0

@@ -43,6 +43,7 @@ from app.terraform.canvas import Canvas  # noqa: E402
 from app.terraform.catalog import load_catalog  # noqa: E402
 from app.terraform.codegen_json import render_json  # noqa: E402
 from app.terraform.runner import Workspace  # noqa: E402
+from bench.cleanup import clear_redis  # noqa: E402
 from tests.pipelines.support import data_canvas, register, stack  # noqa: E402
 from tests.support.server import BOARD3  # noqa: E402
 
@@ -225,13 +226,14 @@ def main() -> int:
         print("terraform not found")
         return 1
     name = f"board3_bench_{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     data_dir = Path(tempfile.mkdtemp(prefix="board3-bench-pipelines-"))
     base, _, _ = ADMIN_URL.rpartition("/")
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ} | {
         "DATABASE_URL": f"{base}/{name}",
         "REDIS_URL": REDIS_URL,
-        "BOARD3_REDIS_PREFIX": f"bench{uuid.uuid4().hex[:6]}",
+        "BOARD3_REDIS_PREFIX": prefix,
         "BOARD3_DATA_DIR": str(data_dir),
         "BOARD3_JWT_SECRET": "bench-" + "x" * 40,
         "BOARD3_SANDBOX": "true",
@@ -250,6 +252,7 @@ def main() -> int:
     finally:
         asyncio.run(admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(clear_redis(REDIS_URL, prefix))
         shutil.rmtree(data_dir, ignore_errors=True)
     report(board3, direct, [x * 1000 for x in lags], wall, count, duplicates)
     return 0

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/state_backend.py [--quick] [--locks]
 
-Creates a PostgreSQL database of its own (dropped at the end), migrates it, starts `board3 serve`
-on a free port with DATABASE_URL and REDIS_URL, and prints:
+Creates a PostgreSQL database and a Redis key prefix of its own (both removed at the end), migrates
+the database, starts `board3 serve` on a free port with DATABASE_URL and REDIS_URL, and prints:
   * POST then GET of valid states of 100 KB, 1 MB, 10 MB and 50 MB: median latencies, MB/s, and
     the server's peak RSS during the POST (VmHWM of the process, reset before each request);
   * the floor: PostgreSQL alone (asyncpg) writing and reading the same bytes in a bytea column;
@@ -38,6 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cleanup import clear_redis  # noqa: E402
 from bench.designs import Connection  # noqa: E402
 from tests.states.support import basic, register_with_key, state_doc  # noqa: E402
 from tests.states.terraform import Workspace, backend_block  # noqa: E402
@@ -317,12 +318,13 @@ def main() -> int:
     name = f"board3_bench_{uuid.uuid4().hex[:8]}"
     db_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     data_dir = tempfile.mkdtemp(prefix="board3-bench-")
+    prefix = f"b3bench{uuid.uuid4().hex[:6]}"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "DATABASE_URL": db_url,
         "REDIS_URL": REDIS_URL,
-        "BOARD3_REDIS_PREFIX": f"b3bench{uuid.uuid4().hex[:6]}",
+        "BOARD3_REDIS_PREFIX": prefix,
         "BOARD3_DATA_DIR": data_dir,
         "BOARD3_LOG_LEVEL": "WARNING",
         "BOARD3_RATE_LIMIT_API": "10000000",
@@ -384,6 +386,7 @@ def main() -> int:
         if server is not None:
             server.stop()
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(clear_redis(REDIS_URL, prefix))
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -109,7 +109,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
         except Exception as exc:
             print(f"warning: could not drop test database {DB_NAME}: {exc}")
-    # Some tests use Redis directly in either mode; everything they write is under REDIS_PREFIX.
+    # Some tests use Redis directly in either mode; everything they write is under REDIS_PREFIX,
+    # and SAQ names its keys after the queue (``saq:job:<prefix>:jobs:<id>``).
     asyncio.run(_clear_redis())
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
@@ -119,7 +120,11 @@ async def _clear_redis() -> None:
 
     redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        keys = [k async for k in redis.scan_iter(match=f"{REDIS_PREFIX}*", count=1000)]
+        keys = [
+            k
+            for pattern in (f"{REDIS_PREFIX}*", f"saq:*{REDIS_PREFIX}:*")
+            async for k in redis.scan_iter(match=pattern, count=1000)
+        ]
         if keys:
             await redis.delete(*keys)
     except Exception as exc:

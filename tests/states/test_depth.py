@@ -9,6 +9,8 @@ import json
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.states import header
 from app.states.header import MAX_STATE_DEPTH, nesting_depth
@@ -38,6 +40,38 @@ def nested_state(depth: int, serial: int = 1) -> bytes:
 def test_nesting_depth_counts_arrays_and_objects_outside_strings(text, depth):
     assert nesting_depth(text) == depth
     assert nesting_depth(nested_state(40)) == 40
+
+
+# Strings made of what the depth count must see through: brackets, quotes, backslashes and the
+# letters escapes are made of.
+TRICKY = st.text(alphabet='[]{}"\\/bfnrtu\n\x00é', max_size=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.integers() | TRICKY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+@given(JSON_VALUES, st.sampled_from([None, 1]), st.booleans(), st.integers(0, 2))
+def test_nesting_depth_is_the_depth_json_decodes(value, indent, ascii_only, form):
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode()
+    data = (text, bytearray(text), memoryview(text))[form]
+    assert nesting_depth(data) == depth_of(value)
+
+
+def test_nesting_depth_reads_bodies_larger_than_one_slice():
+    inner = json.dumps({"k": "\\" * 1_100_000 + '"]', "v": [[["x"]]]})  # escapes across slices
+    text = ("[" * 30 + inner + "]" * 30).encode()
+    assert len(text) > 2 * header._SLICE
+    assert nesting_depth(text) == 30 + 4
 
 
 async def test_the_limit_is_the_same_for_writing_and_reading(client, keys):
