@@ -37,6 +37,7 @@ from app.pipelines import metrics as pipeline_metrics
 from app.pipelines import operations
 from app.pipelines.sweeper import sweep
 from app.sandbox.install import install_mirror
+from app.terraform.catalog import get_catalog
 from app.terraform.runner import remove_orphans
 from app.worker.queue import SAQ_FUNCTION, LocalQueue, QueuedPublisher, SaqQueue
 from app.worker.tables import WorkerRow
@@ -169,8 +170,7 @@ class InProcessWorker:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.settings.sandbox_enabled:
-            await asyncio.to_thread(install_mirror, self.settings.data_dir)
+        await get_ready(self.settings)
         self.upkeep.start()
         self.task = asyncio.create_task(self._consume())
 
@@ -226,8 +226,7 @@ class InProcessSaqWorker:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.settings.sandbox_enabled:
-            await asyncio.to_thread(install_mirror, self.settings.data_dir)
+        await get_ready(self.settings)
         self.upkeep.start()
         self.task = asyncio.create_task(self.saq.start())
 
@@ -236,6 +235,18 @@ class InProcessSaqWorker:
         if self.task is not None:
             await asyncio.gather(self.task, return_exceptions=True)
         await self.upkeep.stop()
+
+
+async def get_ready(settings: Settings) -> None:
+    """Before the first job: the sandbox provider's mirror in place (when the sandbox is on), and
+    the resource catalog loaded (about 0.2 s the first execution would otherwise wait)."""
+
+    def ready() -> None:
+        if settings.sandbox_enabled:
+            install_mirror(settings.data_dir)
+        get_catalog()
+
+    await asyncio.to_thread(ready)
 
 
 def make_in_process_worker(
@@ -260,8 +271,7 @@ async def serve(settings: Settings) -> None:
     worker_id = new_worker_id()
     token = runtime.bind(runtime.Runtime(gate=gate, channels=publisher, jobs=queue, subscribers=SUBSCRIBERS))
     await publisher.start()
-    if settings.sandbox_enabled:
-        await asyncio.to_thread(install_mirror, settings.data_dir)
+    await get_ready(settings)
     saq_worker = _saq_worker(queue, worker_id, settings, signals=True)
     upkeep = Upkeep(worker_id, settings, lambda: len(saq_worker.job_task_contexts))
     upkeep.start()
