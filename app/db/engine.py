@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -91,7 +91,9 @@ async def stop(engine: Engine) -> None:
         await engine.close_pool()
 
 
-async def run_relaxed(engine: Engine, statement: QueryString) -> list[dict[str, Any]] | None:
+async def run_relaxed(
+    engine: Engine, statement: QueryString | str, args: Sequence[Any] = ()
+) -> list[dict[str, Any]] | None:
     """Run one self-contained statement on a connection with asynchronous commit, or return None
     when there is none (durable commits configured, SQLite, or inside a transaction, whose
     connection the statement must use). PostgreSQL then acknowledges the commit before its WAL
@@ -100,8 +102,23 @@ async def run_relaxed(engine: Engine, statement: QueryString) -> list[dict[str, 
     pool = _relaxed_pool
     if pool is None or engine.current_transaction.get() is not None:
         return None
-    sql, args = statement.compile_string(engine_type=engine.engine_type)
-    return [dict(row) for row in await pool.fetch(sql, *args)]
+    if isinstance(statement, QueryString):
+        statement, args = statement.compile_string(engine_type=engine.engine_type)
+    return [dict(row) for row in await pool.fetch(statement, *args)]
+
+
+async def run_sql(engine: PostgresEngine, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Run compiled SQL (``$n`` placeholders) in the current transaction, or on a pooled
+    connection outside one: ``run_querystring`` without building a ``QueryString``."""
+    current = engine.current_transaction.get()
+    if current is not None:
+        rows = await current.connection.fetch(sql, *args)
+    else:
+        if engine.pool is None:
+            raise RuntimeError("the database pool is not running")
+        async with engine.pool.acquire() as connection:
+            rows = await connection.fetch(sql, *args)
+    return [dict(row) for row in rows]
 
 
 @asynccontextmanager

@@ -32,23 +32,24 @@ def entry(
     object_type: str = "",
     object_id: Any = "",
     details: dict[str, Any] | None = None,
-) -> AuditLog:
-    """The audit row for one mutation, not yet written (``record`` writes it; a statement that
-    changes a row and records it at once takes it as it is)."""
-    return AuditLog(
-        organization_id=organization_id,
-        actor_type=principal.kind,
-        actor_id=principal.actor_id,
-        actor_label=principal.label[:320],
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id)[:128],
-        details=_clean(details or {}),
-        ip=principal.ip,
-        user_agent=(principal.user_agent or "")[:512] or None,
-        request_id=principal.request_id,
-        created_at=utcnow(),
-    )
+) -> dict[str, Any]:
+    """The audit row for one mutation, column name -> value, not yet written (``record`` writes
+    it; a statement that changes a row and records it at once takes it as it is)."""
+    return {
+        "id": uuid.uuid4(),
+        "organization_id": organization_id,
+        "actor_type": principal.kind,
+        "actor_id": principal.actor_id,
+        "actor_label": principal.label[:320],
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id)[:128],
+        "details": _clean(details or {}),
+        "ip": principal.ip,
+        "user_agent": (principal.user_agent or "")[:512] or None,
+        "request_id": principal.request_id,
+        "created_at": utcnow(),
+    }
 
 
 async def record(
@@ -69,5 +70,5 @@ async def record(
         object_id=object_id,
         details=details,
     )
-    await AuditLog.insert(row)
+    await AuditLog.insert(AuditLog.from_dict(row))
     log.info("audit", extra={"action": action, "object_type": object_type, "object_id": str(object_id)})

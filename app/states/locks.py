@@ -162,11 +162,11 @@ async def _changed_and_audited(
     or UNLOCK fails safe. The holder's writes are refused (409, lock not held) rather than
     accepted without a lock, and a lost release leaves the lock for a force-unlock. State writes
     always wait for the disk."""
-    entry = audit.entry(
+    row = audit.entry(
         access.principal,
         action,
         organization_id=access.organization_id,
         object_type="state",
         details={"name": name, "lock_id": info.id, "operation": info.operation},
     )
-    return bool(await update_and_insert(update, entry, AuditLog.object_id, State.id, relaxed=True))
+    return bool(await update_and_insert(update, AuditLog, row, AuditLog.object_id, State.id, relaxed=True))
