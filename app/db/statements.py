@@ -9,7 +9,7 @@ has no data-modifying CTEs, so there it stays a (queued) transaction of two stat
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 from piccolo.columns import JSON, Column
 from piccolo.engine.postgres import PostgresEngine
@@ -80,11 +80,12 @@ async def update_and_insert(
                 linked = {link._meta.name: str(found[source._meta.db_column_name])}
                 await table.insert(table.from_dict(row | linked))
         return changed
+    if any(isinstance(arg, QueryString) for arg in update.args):  # its SQL is compiled once per text
+        raise TypeError("update_and_insert takes an UPDATE whose values are plain parameters")
     sql, columns = _recorded_sql(
         table, link._meta.name, (source._meta.table, source._meta.name), update.template, len(update.args)
     )
     args = [*update.args, *(_json(row[name]) if is_json else row[name] for name, is_json in columns)]
     if relaxed and (done := await run_relaxed(engine, sql, args)) is not None:
         return done
-    assert isinstance(engine, PostgresEngine)
-    return await run_sql(engine, sql, args)
+    return await run_sql(cast(PostgresEngine, engine), sql, args)
