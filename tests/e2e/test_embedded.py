@@ -39,9 +39,13 @@ def test_scripts_run_twice_on_the_same_data_dir(tmp_path):
         assert me.status_code == 200 and me.json()["user"]["email"] == email
         request_id = me.headers["X-Request-ID"]
         deadline = time.monotonic() + 10  # the access line is written just after the response
-        while request_id not in server.output() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            # Whole lines only: the server may be writing one as we read.
+            log_lines = [line for line in server.output().splitlines(keepends=True) if line.startswith("{")]
+            log_lines = [line.rstrip("\n") for line in log_lines if line.endswith("\n")]
+            if any(request_id in line and '"/api/v1/auth/me"' in line for line in log_lines):
+                break
             time.sleep(0.1)
-        log_lines = [line for line in server.output().splitlines() if line.startswith("{")]
         sandbox = httpx.get(
             server.url + "/api/v1/sandbox/resources", headers={"Authorization": f"Bearer {token}"}
         )
