@@ -185,21 +185,9 @@ async def api(client):
 @pytest.fixture
 def live_server_env() -> dict[str, str]:
     """The environment a `board3 serve` subprocess needs to share this test run's database."""
-    keep = (
-        "PATH",
-        "HOME",
-        "LANG",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "BOARD3_DATA_DIR",
-        "BOARD3_JWT_SECRET",
-        "BOARD3_REDIS_PREFIX",
-        "BOARD3_RATE_LIMIT_AUTH",
-        "BOARD3_RATE_LIMIT_AUTH_ADDRESS",
-        "BOARD3_RATE_LIMIT_AUTH_ACCOUNT",
-        "BOARD3_RATE_LIMIT_API",
-    )
-    return {k: os.environ[k] for k in keep if k in os.environ} | {"BOARD3_LOG_LEVEL": "INFO"}
+    from tests.support.server import session_env
+
+    return session_env() | {"BOARD3_LOG_LEVEL": "INFO"}
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ change the cloud out of band, check for drift, see the drifted node marked and a
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,26 +16,14 @@ from tests.console.browser import chromium, screenshot_on_failure, snap
 from tests.drift.support import cloud_id, sandbox
 from tests.pipelines.support import Stack, register, sandbox_canvas, stack
 from tests.support.api import PASSWORD
+from tests.support.server import session_env
 
 pytestmark = pytest.mark.slow
-
-KEEP = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "BOARD3_DATA_DIR",
-    "BOARD3_JWT_SECRET",
-    "BOARD3_REDIS_PREFIX",
-    "BOARD3_RATE_LIMIT_AUTH",
-    "BOARD3_RATE_LIMIT_API",
-)
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[Stack]:
-    env = {k: os.environ[k] for k in KEEP if k in os.environ} | {"BOARD3_SANDBOX": "true"}
+    env = session_env() | {"BOARD3_SANDBOX": "true"}
     with stack(env, workers=1) as s:
         yield s
         for worker in s.workers:  # nothing runs any more: spare the graceful stop's wait

@@ -4,25 +4,13 @@ run's database, key prefix and data dir (so the sandbox provider and its store a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.pipelines.support import Stack, stack
+from tests.support.server import session_env
 
-KEEP = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "BOARD3_DATA_DIR",
-    "BOARD3_JWT_SECRET",
-    "BOARD3_REDIS_PREFIX",
-    "BOARD3_RATE_LIMIT_AUTH",
-    "BOARD3_RATE_LIMIT_API",
-)
 # Short enough for tests to see a lost worker and a force-cancel quickly.
 PIPELINE_ENV = {
     "BOARD3_LOG_LEVEL": "INFO",
@@ -34,7 +22,7 @@ PIPELINE_ENV = {
 
 
 def stack_env(**extra: str) -> dict[str, str]:
-    return {k: os.environ[k] for k in KEEP if k in os.environ} | PIPELINE_ENV | extra
+    return session_env() | PIPELINE_ENV | extra
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,27 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD3 = Path(sys.executable).parent / "board3"
+# What a server or worker a test starts takes from the test session's environment: its database,
+# key prefix, data dir and secret, and the session's limits (so hundreds of registrations from
+# 127.0.0.1 in one session are not refused as an attack).
+SESSION_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BOARD3_DATA_DIR",
+    "BOARD3_JWT_SECRET",
+    "BOARD3_REDIS_PREFIX",
+    "BOARD3_RATE_LIMIT_AUTH",
+    "BOARD3_RATE_LIMIT_AUTH_ADDRESS",
+    "BOARD3_RATE_LIMIT_AUTH_ACCOUNT",
+    "BOARD3_RATE_LIMIT_API",
+)
+
+
+def session_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in SESSION_ENV if k in os.environ}
 
 
 def free_port() -> int:
