@@ -359,6 +359,7 @@ def main() -> int:
             f"{locks['pairs_one_httpx']:.0f}), 64 clients {many:.0f}"
         )
         server.stop()
+        server.log_path.unlink(missing_ok=True)
         server = None
         embedded = embedded_race(args.quick)
         print(
@@ -385,6 +386,7 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
+            server.log_path.unlink(missing_ok=True)
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         asyncio.run(clear_redis(REDIS_URL, prefix))
         shutil.rmtree(data_dir, ignore_errors=True)
