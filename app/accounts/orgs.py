@@ -253,6 +253,14 @@ def _require_grantable(access: Access, permissions: list[str], what: str) -> Non
         raise Forbidden(f"you cannot {what}: it needs permissions you do not hold ({', '.join(missing)})")
 
 
+async def grantable_role(access: Access, name: str) -> dict:
+    """The role ``name`` of this organization (or a built-in one), if the caller may give it to
+    someone: a member cannot grant permissions they do not hold (adding members, invitations)."""
+    role = await _resolve_role(access, name)
+    _require_grantable(access, role["permissions"] or [], f"grant the role {name!r}")
+    return role
+
+
 # --- members ------------------------------------------------------------------------------------
 
 
@@ -281,8 +289,7 @@ async def list_members(principal: Principal, slug: str) -> list[MemberRead]:
 
 async def add_member(principal: Principal, slug: str, data: MemberAdd) -> MemberRead:
     access = await access_for_org(principal, slug=slug, permission="org:admin")
-    role = await _resolve_role(access, data.role)
-    _require_grantable(access, role["permissions"], f"grant the role {data.role!r}")
+    role = await grantable_role(access, data.role)
     email = normalize_email(data.email)
     user = await User.objects().where(User.email == email).first()
     if user is None:

@@ -19,9 +19,9 @@ from app.accounts.auth_service import AuthService, Client, user_principal
 from app.accounts.authz import Access, Principal, access_for_org, scoped
 from app.accounts.credentials import sha256_hex
 from app.accounts.emails import normalize_email
-from app.accounts.orgs import org_read
+from app.accounts.orgs import grantable_role, org_read
 from app.accounts.schemas import RegisterRequest, UserRead
-from app.accounts.tables import Member, Organization, Role, User
+from app.accounts.tables import Member, Organization, User
 from app.config import Settings
 from app.db import after_commit, is_unique_violation, transaction
 from app.events import audit
@@ -107,32 +107,12 @@ async def _send_after_commit(mailer: Mailer, invitation_id: uuid.UUID, token: st
     await after_commit(send)
 
 
-async def _role(access: Access, name: str) -> dict[str, Any]:
-    row = await (
-        Role.select(Role.id, Role.name, Role.permissions)
-        .where(
-            (Role.name == name)
-            & (Role.organization.is_null() | (Role.organization == access.organization_id))
-        )
-        .first()
-        .output(load_json=True)
-    )
-    if row is None:
-        raise ValidationFailed(f"no role named {name!r}", errors=[FieldError("role", "unknown role")])
-    missing = sorted(set(row["permissions"] or []) - access.permissions)
-    if missing:
-        raise Forbidden(
-            f"you cannot grant the role {name!r}: it needs permissions you do not hold ({', '.join(missing)})"
-        )
-    return row
-
-
 async def create_invitation(
     principal: Principal, slug: str, data: InvitationCreate, mailer: Mailer, settings: Settings, base_url: str
 ) -> InvitationRead:
     access = await access_for_org(principal, slug=slug, permission=PERMISSION)
     email = normalize_email(data.email)
-    role = await _role(access, data.role)
+    role = await grantable_role(access, data.role)
     member = Member.user._.email == email
     if await Member.exists().where((Member.organization == access.organization_id) & member):
         raise Conflict(
