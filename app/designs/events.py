@@ -24,6 +24,7 @@ from app.designs.schemas import DesignEvent, EventType
 from app.lib.channels import RESYNC
 from app.lib.clock import utcnow
 from app.lib.errors import AppError
+from app.lib.subscriptions import subscription
 
 log = logging.getLogger("board3.designs.events")
 
@@ -95,17 +96,7 @@ async def stream(
     client too slow to keep up loses the oldest events (it refetches the design on the next one;
     ETags make that cheap).
     """
-    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=BACKLOG)
-
-    async def on_event(payload: bytes) -> None:
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(payload)
-
-    async with (
-        channels.start_subscription(channel_name(design_id)) as subscriber,
-        subscriber.run_in_background(on_event, join=False),
-    ):
+    async with subscription(channels, channel_name(design_id), BACKLOG) as queue:
         yield ServerSentEventMessage(data=None, comment="connected", retry=3000)
         while True:
             try:

@@ -16,6 +16,7 @@ from litestar.response import ServerSentEventMessage
 from app.accounts.authz import Principal
 from app.accounts.tables import User
 from app.lib import runtime
+from app.lib.subscriptions import subscription
 from app.notifications.inbox import member_orgs, unread_count
 from app.notifications.schemas import NotificationRead
 from app.notifications.watch import user_of
@@ -60,17 +61,7 @@ async def stream(
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         nonlocal orgs
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=BACKLOG)
-
-        async def on_message(payload: bytes) -> None:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(payload)
-
-        async with (
-            channels.start_subscription(channel_name(user_id)) as subscriber,
-            subscriber.run_in_background(on_message, join=False),
-        ):
+        async with subscription(channels, channel_name(user_id), BACKLOG) as queue:
             yield ServerSentEventMessage(data=None, comment="connected", retry=3000)
             yield ServerSentEventMessage(data=msgspec.json.encode(count).decode(), event="unread")
             while True:

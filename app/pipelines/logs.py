@@ -26,6 +26,7 @@ from piccolo.columns.combination import WhereRaw
 from app.db import transaction
 from app.lib import runtime
 from app.lib.clock import utcnow
+from app.lib.subscriptions import subscription
 from app.pipelines.masking import Masker
 from app.pipelines.model import FINISHED
 from app.pipelines.tables import Execution, ExecutionLog
@@ -183,16 +184,8 @@ async def follow(
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Server-sent events: every line from ``start`` (event ``line``, id = its number), then
     ``end`` with the final status once the execution has finished."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def on_message(payload: bytes) -> None:
-        queue.put_nowait(payload)
-
     sent = start  # the number of the next line to send
-    async with (
-        channels.start_subscription(channel_name(execution_id)) as subscriber,
-        subscriber.run_in_background(on_message, join=False),
-    ):
+    async with subscription(channels, channel_name(execution_id)) as queue:
         yield ServerSentEventMessage(data=None, comment="connected", retry=2000)
         for text in await stored_lines(execution_id, sent):
             yield _event(sent, text)
