@@ -48,7 +48,7 @@ DESIGN = "GET design (cached)"
 TARGET_P99_MS = 25.0
 
 sys.path.insert(0, str(ROOT))
-from bench.cleanup import clear_redis  # noqa: E402
+from tests.support.cleanup import clear_redis  # noqa: E402
 
 # --- the ceiling: a bare Litestar app ----------------------------------------------------------
 

@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.drift.scheduler import CHUNK  # noqa: E402
-from bench.cleanup import clear_redis  # noqa: E402
-from bench.pipelines import canvas_30  # noqa: E402
+from bench.pipelines import canvas_30, production_env  # noqa: E402
 from tests.drift.support import run_check  # noqa: E402
 from tests.pipelines.support import register, stack  # noqa: E402
+from tests.support.cleanup import clear_redis  # noqa: E402
 from tests.support.server import BOARD3  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -468,20 +468,8 @@ def main() -> int:
     name = f"board3_bench_{uuid.uuid4().hex[:8]}"
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     data_dir = Path(tempfile.mkdtemp(prefix="board3-bench-drift-"))
-    base, _, _ = ADMIN_URL.rpartition("/")
     prefix = f"bench{uuid.uuid4().hex[:6]}"
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ} | {
-        "DATABASE_URL": f"{base}/{name}",
-        "REDIS_URL": REDIS_URL,
-        "BOARD3_REDIS_PREFIX": prefix,
-        "BOARD3_DATA_DIR": str(data_dir),
-        "BOARD3_JWT_SECRET": "bench-" + "x" * 40,
-        "BOARD3_SANDBOX": "true",
-        "BOARD3_LOG_LEVEL": "WARNING",
-        "BOARD3_RATE_LIMIT_API": "1000000",
-        "BOARD3_RATE_LIMIT_AUTH": "1000000",
-        "BOARD3_WORKER_CONCURRENCY": "2",
-    }
+    env = production_env(name, data_dir, prefix)
     try:
         subprocess.run([str(BOARD3), "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
         from app.sandbox.install import install_mirror

@@ -44,8 +44,8 @@ from app.terraform.canvas import Canvas  # noqa: E402
 from app.terraform.catalog import load_catalog  # noqa: E402
 from app.terraform.codegen_json import render_json  # noqa: E402
 from app.terraform.runner import Workspace  # noqa: E402
-from bench.cleanup import clear_redis  # noqa: E402
 from tests.pipelines.support import data_canvas, register, stack  # noqa: E402
+from tests.support.cleanup import clear_redis  # noqa: E402
 from tests.support.server import BOARD3  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -169,6 +169,25 @@ def stage_times(execution: dict, start: float) -> dict[str, float]:
     return times
 
 
+def production_env(database: str, data_dir: Path, prefix: str) -> dict[str, str]:
+    """What a benchmark's server and workers run with: their own database, key prefix and data
+    dir, the sandbox, and limits no benchmark reaches."""
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ} | {
+        "DATABASE_URL": f"{base}/{database}",
+        "REDIS_URL": REDIS_URL,
+        "BOARD3_REDIS_PREFIX": prefix,
+        "BOARD3_DATA_DIR": str(data_dir),
+        "BOARD3_JWT_SECRET": "bench-" + "x" * 40,
+        "BOARD3_SANDBOX": "true",
+        "BOARD3_LOG_LEVEL": "WARNING",
+        "BOARD3_RATE_LIMIT_API": "1000000",
+        "BOARD3_RATE_LIMIT_AUTH": "1000000",
+        "BOARD3_RATE_LIMIT_AUTH_ADDRESS": "1000000",
+        "BOARD3_WORKER_CONCURRENCY": "2",
+    }
+
+
 def bench_overhead(c, data_dir: Path, runs: int) -> tuple[list[float], list[float], list[float]]:
     board3, direct, lags = [], [], []
     breakdown: list[dict[str, float]] = []
@@ -253,19 +272,7 @@ def main() -> int:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     data_dir = Path(tempfile.mkdtemp(prefix="board3-bench-pipelines-"))
-    base, _, _ = ADMIN_URL.rpartition("/")
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ} | {
-        "DATABASE_URL": f"{base}/{name}",
-        "REDIS_URL": REDIS_URL,
-        "BOARD3_REDIS_PREFIX": prefix,
-        "BOARD3_DATA_DIR": str(data_dir),
-        "BOARD3_JWT_SECRET": "bench-" + "x" * 40,
-        "BOARD3_SANDBOX": "true",
-        "BOARD3_LOG_LEVEL": "WARNING",
-        "BOARD3_RATE_LIMIT_API": "1000000",
-        "BOARD3_RATE_LIMIT_AUTH": "1000000",
-        "BOARD3_WORKER_CONCURRENCY": "2",
-    }
+    env = production_env(name, data_dir, prefix)
     try:
         subprocess.run([str(BOARD3), "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
         install_mirror(data_dir)

@@ -38,10 +38,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cleanup import clear_redis  # noqa: E402
 from bench.designs import Connection  # noqa: E402
 from tests.states.support import basic, register_with_key, state_doc  # noqa: E402
 from tests.states.terraform import Workspace, backend_block  # noqa: E402
+from tests.support.cleanup import clear_redis  # noqa: E402
 from tests.support.server import BOARD3, LiveServer  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -116,21 +116,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 async def _clear_redis() -> None:
-    from redis.asyncio import Redis
+    from tests.support.cleanup import clear_redis
 
-    redis = Redis.from_url(TEST_REDIS_URL)
     try:
-        keys = [
-            k
-            for pattern in (f"{REDIS_PREFIX}*", f"saq:*{REDIS_PREFIX}:*")
-            async for k in redis.scan_iter(match=pattern, count=1000)
-        ]
-        if keys:
-            await redis.delete(*keys)
+        await clear_redis(TEST_REDIS_URL, REDIS_PREFIX)
     except Exception as exc:
         print(f"warning: could not clear test keys from Redis: {exc}")
-    finally:
-        await redis.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""What a benchmark leaves in Redis, removed: its key prefix, and the SAQ keys named after its
-queues (``saq:job:<prefix>:jobs:<id>``)."""
+"""What a test run or a benchmark leaves in Redis, removed: its key prefix, and the SAQ keys
+named after its queues (``saq:job:<prefix>:jobs:<id>``, ``saq:<prefix>:jobs:queued``)."""
 
 from __future__ import annotations
 
