@@ -45,3 +45,38 @@ async def test_durable_locks_open_no_relaxed_connections(monkeypatch):
         assert await run_relaxed(engine, SHOW) is None
     finally:
         await db_engine.stop(engine)
+
+
+async def test_a_recorded_update_inserts_nothing_when_it_changes_nothing_and_takes_plain_values(client):
+    """The row goes in only for rows the UPDATE changed (a lock taken is audited in
+    tests/states/test_lock_audit.py); an UPDATE whose values are statements is refused, as its SQL
+    is compiled once per text."""
+    import uuid
+
+    from app.db.statements import update_and_insert
+    from app.events.tables import AuditLog
+    from app.lib.clock import utcnow
+    from app.states.tables import State
+
+    row = {
+        "id": uuid.uuid4(),
+        "organization_id": None,
+        "actor_type": "system",
+        "actor_id": None,
+        "actor_label": "test",
+        "action": "test.recorded",
+        "object_type": "state",
+        "details": {"n": 1},
+        "ip": None,
+        "user_agent": None,
+        "request_id": None,
+        "created_at": utcnow(),
+    }
+    touch = QueryString('UPDATE "states" SET name = name WHERE name = {} RETURNING id', "no-such-state")
+    assert await update_and_insert(touch, AuditLog, row, AuditLog.object_id, State.id) == []
+    assert not await AuditLog.exists().where(AuditLog.id == row["id"])
+
+    inner = QueryString("SELECT 'x'")
+    nested = QueryString("UPDATE states SET name = name WHERE name = ({}) RETURNING id", inner)
+    with pytest.raises(TypeError, match="plain parameters"):
+        await update_and_insert(nested, AuditLog, row, AuditLog.object_id, State.id)
